@@ -1,0 +1,254 @@
+"""Sigchains (PROTOCOL §1, §3): append-only, hash-linked, signed links.
+
+A :class:`Chain` verifies every link once, on append: position, previous hash,
+and the signatures its type requires from devices the chain itself knows and
+has not revoked. It also tracks which devices are on the chain, which are
+revoked and, in lockdown mode, which are confirmed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from .crypto import Crypto
+
+ZERO_HASH = bytes(32)
+
+
+class ChainError(Exception):
+    """A link the chain refuses."""
+
+
+class MalformedLink(ChainError):
+    """The bytes are not a link."""
+
+
+class TamperedLink(ChainError):
+    """A signature does not verify over the link's content."""
+
+
+class MissingSignature(ChainError):
+    """A signature the link type requires is absent."""
+
+
+class UnknownSigner(ChainError):
+    """The signer is not a device of this chain (or may not sign this link)."""
+
+
+class RevokedSigner(ChainError):
+    """The signer was revoked earlier on the chain."""
+
+
+class ReplayedLink(ChainError):
+    """The very same link is already on the chain."""
+
+
+class ForkError(ChainError):
+    """The link conflicts with the chain's history (same position, other content)."""
+
+
+class ReorderedLink(ChainError):
+    """The link skips ahead of the chain's tip."""
+
+
+class LockdownViolation(ChainError):
+    """In lockdown, an unconfirmed device tried to approve or to add a generation."""
+
+
+# Link kinds and who must sign them: "new" = the device the link adds,
+# "by" = body["by"], "approver" = body["approver"].
+REQUIRED_SIGNERS: dict[str, tuple[str, ...]] = {
+    "root": ("new",),
+    "device_add": ("new",),
+    "device_add_and_approve": ("by", "new"),
+    "batch_approve": ("by",),
+    "device_revoke": ("by",),
+    "server_revoke": (),
+    "puk_rotate": ("by",),
+    "device_key_rotate": ("by", "new"),
+    "lockdown": ("by",),
+    "account_root": ("new",),
+    "escrow_enable": ("by",),
+}
+ADDS_DEVICE = {"root", "account_root", "device_add", "device_add_and_approve"}
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class Link:
+    """One sigchain link. ``body`` is JSON data; ``signatures`` maps signer → hex."""
+
+    seq: int
+    prev: bytes
+    kind: str
+    body: dict[str, Any]
+    signatures: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def payload(self) -> bytes:
+        """What signers sign: everything but the signatures."""
+        return _canonical({"seq": self.seq, "prev": self.prev.hex(), "kind": self.kind,
+                           "body": self.body})
+
+    def encode(self) -> bytes:
+        return _canonical({"seq": self.seq, "prev": self.prev.hex(), "kind": self.kind,
+                           "body": self.body, "signatures": self.signatures})
+
+    @cached_property
+    def hash(self) -> bytes:
+        return hashlib.sha256(self.encode()).digest()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Link:
+        try:
+            obj = json.loads(data)
+            link = cls(int(obj["seq"]), bytes.fromhex(obj["prev"]), str(obj["kind"]),
+                       dict(obj["body"]), dict(obj["signatures"]))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise MalformedLink(f"not a link: {exc}") from None
+        if link.kind not in REQUIRED_SIGNERS or len(link.prev) != 32:
+            raise MalformedLink(f"not a link: kind {link.kind!r}")
+        return link
+
+    def signer_names(self) -> list[str]:
+        names = []
+        for role in REQUIRED_SIGNERS[self.kind]:
+            names.append(self.body["device"] if role == "new" else self.body[role])
+        if "cosigner" in self.body:  # an EA device co-signing an escrow recovery
+            names.append(self.body["cosigner"])
+        return names
+
+
+# Resolves a signer name that lives on another chain (e.g. "ea:admin-laptop")
+# to its verify key, or None.
+ExternalKeys = Callable[[str], bytes | None]
+
+
+class Chain:
+    """A user's (or the EA's, or the account's) sigchain, verified on append."""
+
+    def __init__(self, owner: str, crypto: Crypto, external: ExternalKeys | None = None):
+        self.owner = owner
+        self.crypto = crypto
+        self.external = external
+        self.links: list[Link] = []
+        self._hashes: set[bytes] = set()
+        self.verify_keys: dict[str, bytes] = {}
+        self.revoked: set[str] = set()
+        self.lockdown = False
+        self.confirmed: set[str] = set()
+        self._added: dict[str, int] = {}
+
+    # -- reading
+    @property
+    def tail(self) -> tuple[int, bytes]:
+        if not self.links:
+            return 0, ZERO_HASH
+        return self.links[-1].seq, self.links[-1].hash
+
+    def seq_of(self, device: str) -> int:
+        """Sequence number of the link that added ``device`` (its chain order)."""
+        return self._added[device]
+
+    # -- writing
+    def make(self, kind: str, body: dict[str, Any], signers: dict[str, Any]) -> Link:
+        """Build the next link and sign it with ``signers`` (name → Ed25519 key)."""
+        seq, prev = self.tail
+        unsigned = Link(seq + 1, prev, kind, body)
+        sigs = {name: self.crypto.sign(key, unsigned.payload).hex()
+                for name, key in sorted(signers.items())}
+        return Link(seq + 1, prev, kind, body, sigs)
+
+    def append(self, link: Link) -> Link:
+        """Verify ``link`` against the chain and add it, or raise a :class:`ChainError`."""
+        self._check_position(link)
+        self._check_signatures(link)
+        self._apply(link)
+        return link
+
+    def extend(self, links: Iterable[Link]) -> None:
+        for link in links:
+            self.append(link)
+
+    def fork(self, upto: int) -> Chain:
+        """A copy holding the first ``upto`` links (already verified here)."""
+        other = Chain(self.owner, self.crypto, self.external)
+        for link in self.links[:upto]:
+            other._apply(link)
+        return other
+
+    # -- checks
+    def _check_position(self, link: Link) -> None:
+        if link.hash in self._hashes:
+            raise ReplayedLink(f"{self.owner}: link {link.seq} ({link.kind}) is already on the chain")
+        seq, prev = self.tail
+        if link.seq <= seq:
+            raise ForkError(f"{self.owner}: a different link {link.seq} is already on the chain")
+        if link.seq > seq + 1:
+            raise ReorderedLink(f"{self.owner}: link {link.seq} arrived before link {seq + 1}")
+        if link.prev != prev:
+            raise ForkError(f"{self.owner}: link {link.seq} does not extend this chain's tip")
+
+    def _key_of(self, name: str, link: Link) -> bytes:
+        if link.kind in ADDS_DEVICE | {"device_key_rotate"} and name == link.body.get("device"):
+            return bytes.fromhex(link.body["verify_key"])
+        if name in self.verify_keys:
+            if name in self.revoked:
+                raise RevokedSigner(f"{self.owner}: {name} was revoked and cannot sign")
+            return self.verify_keys[name]
+        key = self.external(name) if self.external else None
+        if key is None:
+            raise UnknownSigner(f"{self.owner}: {name} is not a device of this chain")
+        return key
+
+    def _check_signatures(self, link: Link) -> None:
+        if link.kind not in REQUIRED_SIGNERS:
+            raise MalformedLink(f"{self.owner}: unknown link kind {link.kind!r}")
+        if link.kind in ("root", "account_root") and self.links:
+            raise ForkError(f"{self.owner}: a chain has one root")
+        if not self.links and link.kind not in ("root", "account_root"):
+            raise ReorderedLink(f"{self.owner}: the first link must be a root")
+        if link.kind in ADDS_DEVICE and link.body["device"] in self.verify_keys:
+            raise ForkError(f"{self.owner}: {link.body['device']} is already on the chain")
+        for name in link.signer_names():
+            if name not in link.signatures:
+                raise MissingSignature(f"{self.owner}: link {link.seq} ({link.kind}) lacks {name}'s signature")
+            key = self._key_of(name, link)
+            try:
+                sig = bytes.fromhex(link.signatures[name])
+            except ValueError:
+                raise TamperedLink(f"{self.owner}: link {link.seq}: signature of {name} is not hex") from None
+            if not self.crypto.verify(key, sig, link.payload):
+                raise TamperedLink(f"{self.owner}: link {link.seq} ({link.kind}): {name}'s signature does not verify")
+        if self.lockdown:
+            by = link.body.get("by")
+            if link.kind in ("batch_approve", "device_add_and_approve") and by not in self.confirmed:
+                raise LockdownViolation(f"{self.owner}: unconfirmed {by} may not approve in lockdown")
+            if link.kind == "device_add" and "generation" in link.body:
+                raise LockdownViolation(f"{self.owner}: an unconfirmed device may not add a generation")
+
+    # -- state
+    def _apply(self, link: Link) -> None:
+        self.links.append(link)
+        self._hashes.add(link.hash)
+        body = link.body
+        if link.kind in ADDS_DEVICE:
+            self.verify_keys[body["device"]] = bytes.fromhex(body["verify_key"])
+            self._added[body["device"]] = link.seq
+            if not self.lockdown or link.kind != "device_add":
+                self.confirmed.add(body["device"])
+        if link.kind == "device_key_rotate":
+            self.verify_keys[body["device"]] = bytes.fromhex(body["verify_key"])
+        if link.kind in ("batch_approve", "device_add_and_approve"):
+            self.confirmed.update(body.get("approved", []))
+        self.revoked.update(body.get("revoked", []))
+        if link.kind == "lockdown":
+            self.lockdown = True
