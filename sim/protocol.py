@@ -29,6 +29,7 @@ from .crypto import (
 
 PHYSICAL, BACKUP, ESCROW, EA = "physical", "backup", "escrow", "ea"
 EA_USER = "escrow-admins"
+APP_KEY = {"voicemail": "voicemail", "mail": "email"}  # message app → generation key
 
 
 class ProtocolError(Exception):
@@ -411,12 +412,12 @@ class User:
         """Seal to the latest generation's key for ``app``."""
         g = self.latest
         binding = content_binding(self.id, app, g.number, message_id)
-        ct = self.crypto.seal_content(plaintext, g.public[app], binding)
+        ct = self.crypto.seal_content(plaintext, g.public[APP_KEY[app]], binding)
         return Sealed(message_id, self.id, app, g.number, at, ct)
 
     def open(self, sealed: Sealed, seed: bytes) -> bytes:
         keys = self.generation_keys(sealed.generation, seed)
-        return self.crypto.open_content(sealed.ciphertext, getattr(keys, sealed.app), sealed.binding)
+        return self.crypto.open_content(sealed.ciphertext, getattr(keys, APP_KEY[sealed.app]), sealed.binding)
 
     def can_decrypt(self, device: str, sealed: Sealed) -> bool:
         """Real decryption of ``sealed`` with what ``device`` opened from its boxes."""

@@ -1,0 +1,273 @@
+"""Reading the record of a replication: holders, loss times, who can read what.
+
+A message is *readable* when a physical device still in the user's hands
+decrypts it (a real HPKE open), *recoverable* when no such device can but an
+available backup key or escrow device holds its generation, and *lost* from the
+first time no available holder of its generation remains (PROTOCOL §7).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .protocol import EA_USER, ESCROW, PHYSICAL, Account, User
+
+if TYPE_CHECKING:
+    from .simulation import Simulation
+
+TABLES = ("messages", "devices", "events", "holders", "generations")
+
+
+@dataclass
+class Result:
+    """The tables of one replication (see the README's *Results* section)."""
+
+    messages: pd.DataFrame
+    devices: pd.DataFrame
+    events: pd.DataFrame
+    holders: pd.DataFrame
+    generations: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {name: getattr(self, name) for name in TABLES}
+
+    def write(self, out: str | Path, parquet: bool = True) -> None:
+        """Write every table as CSV (and Parquet) plus ``summary.json``, each atomically."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, df in self.tables().items():
+            atomic_write(out / f"{name}.csv", lambda p, df=df: df.to_csv(p, index=False))
+            if parquet:
+                atomic_write(out / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
+        atomic_write(out / "summary.json",
+                     lambda p: Path(p).write_text(json.dumps(self.summary, indent=2, default=str)))
+
+    @classmethod
+    def read(cls, run_dir: str | Path) -> Result:
+        run_dir = Path(run_dir)
+        tables = {}
+        for name in TABLES:
+            df = pd.read_csv(run_dir / f"{name}.csv", keep_default_na=False, na_values=[""])
+            tables[name] = df
+        summary = json.loads((run_dir / "summary.json").read_text())
+        return cls(**tables, summary=summary)
+
+    def explain(self, message_id: str, device: str) -> str:
+        return explain(self, message_id, device)
+
+
+def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
+    """Write through a temporary file in the same folder, then rename over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------- availability and loss
+
+
+class Losses:
+    """When each holder stopped being available, and when each generation was lost."""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self._gen: dict[tuple[str, int], tuple[float | None, str]] = {}
+
+    def _user(self, user_id: str) -> User:
+        return self.account.ea if user_id == EA_USER else self.account.users[user_id]  # type: ignore[return-value]
+
+    def holder_gone(self, user_id: str, name: str) -> tuple[float | None, str]:
+        """(time the holder stopped being available, why); (None, "") if still available."""
+        d = self._user(user_id).devices[name]
+        when, why = d.gone_at, f"{name} {d.gone_cause}" if d.gone_at is not None else ""
+        if d.kind == ESCROW and d.escrow_blob is not None:
+            ea_lost, ea_why = self.generation_lost(EA_USER, d.escrow_blob.ea_generation)
+            if ea_lost is not None and (when is None or ea_lost < when):
+                when, why = ea_lost, f"escrow unreachable: EA generation {d.escrow_blob.ea_generation} lost ({ea_why})"
+        return when, why
+
+    def generation_lost(self, user_id: str, g: int) -> tuple[float | None, str]:
+        """Time the last available holder of generation ``g`` vanished, and the cause."""
+        key = (user_id, g)
+        if key not in self._gen:
+            u = self._user(user_id)
+            last: tuple[float | None, str] = (float("-inf"), "")
+            for h in u.holders(g):
+                when, why = self.holder_gone(user_id, h)
+                if when is None:
+                    last = (None, "")
+                    break
+                when = max(when, u.boxes[(g, h)].created_at)
+                if last[0] is not None and when >= last[0]:
+                    last = (when, why)
+            self._gen[key] = last if last[0] != float("-inf") else (None, "")
+        return self._gen[key]
+
+
+# ---------------------------------------------------------------- building the tables
+
+
+def _join(names: list[str]) -> str:
+    return ",".join(names)
+
+
+def build_result(sim: Simulation) -> Result:
+    acc = sim.account
+    losses = Losses(acc)
+    users = list(acc.users.values()) + ([acc.ea] if acc.ea is not None else [])
+
+    messages = []
+    for m in sim.sealed:
+        u = acc.users[m.user]
+        readers = [d.name for d in u.active() if d.kind == PHYSICAL and u.in_hand(d.name)
+                   and d.keys is not None and u.knows_generation(d.name, m.generation)]
+        readable_by: list[str] = []
+        if readers:
+            seed = u.devices[readers[0]].known[m.generation]
+            if u.open(m, seed) == m.message_id.encode():  # one real decryption per message
+                readable_by = [r for r in readers if u.devices[r].known[m.generation] == seed]
+        lost_at, cause = losses.generation_lost(m.user, m.generation)
+        via = [h for h in u.holders(m.generation)
+               if u.devices[h].kind != PHYSICAL and acc.available(m.user, h)]
+        status = "readable" if readable_by else ("lost" if lost_at is not None else "recoverable")
+        messages.append({
+            "message_id": m.message_id, "user": m.user, "sender": sim.senders[m.message_id],
+            "app": m.app, "sent_at": m.sent_at, "generation": m.generation,
+            "readable_by": _join(readable_by), "status": status,
+            "lost_at": max(lost_at, m.sent_at) if status == "lost" and lost_at is not None else None,
+            "lost_cause": cause if status == "lost" else "",
+            "recoverable_via": _join(via) if status == "recoverable" else "",
+        })
+
+    devices, holders, generations = [], [], []
+    for u in users:
+        for d in u.devices.values():
+            devices.append({
+                "user": u.id, "device": d.name, "kind": d.kind,
+                "label": sim.labels.get((u.id, d.name), d.kind),
+                "added_at": d.added_at, "data_access": u.data_access(d.name),
+                "approved_by": _join(u.approved_by(d.name)),
+                "revoked_at": d.revoked_at, "revoked_signed": d.revoked_signed if d.revoked else None,
+                "lost_at": d.gone_at, "lost_cause": d.gone_cause or "",
+                "available": acc.available(u.id, d.name),
+                "generations": _join([str(g) for g in sorted(u.boxed(d.name))]),
+            })
+        for (g, h), box in sorted(u.boxes.items()):
+            when, why = losses.holder_gone(u.id, h)
+            holders.append({"user": u.id, "generation": g, "holder": h, "kind": u.devices[h].kind,
+                            "boxed_at": box.created_at, "boxed_by": box.sender,
+                            "unavailable_at": when, "cause": why})
+        for gen in u.generations:
+            lost_at, cause = losses.generation_lost(u.id, gen.number)
+            generations.append({"user": u.id, "generation": gen.number, "created_by": gen.created_by,
+                                "created_at": gen.created_at, "lost_at": lost_at, "lost_cause": cause})
+
+    events = pd.DataFrame(acc.log.rows, columns=["time", "seq", "user", "event", "device", "detail",
+                                                 "generation"])
+    msg_df = pd.DataFrame(messages, columns=["message_id", "user", "sender", "app", "sent_at",
+                                             "generation", "readable_by", "status", "lost_at",
+                                             "lost_cause", "recoverable_via"])
+    result = Result(
+        messages=msg_df,
+        devices=pd.DataFrame(devices),
+        events=events.sort_values(["time", "seq"], kind="stable").reset_index(drop=True),
+        holders=pd.DataFrame(holders, columns=["user", "generation", "holder", "kind", "boxed_at",
+                                               "boxed_by", "unavailable_at", "cause"]),
+        generations=pd.DataFrame(generations, columns=["user", "generation", "created_by",
+                                                       "created_at", "lost_at", "lost_cause"]),
+    )
+    result.summary = summarise(result, sim)
+    return result
+
+
+def summarise(r: Result, sim: Simulation) -> dict[str, Any]:
+    m = r.messages
+    n = len(m)
+    counts = m["status"].value_counts().to_dict() if n else {}
+    lost = m[m["status"] == "lost"]
+    s = sim.scenario
+    return {
+        "scenario": s.name, "seed": sim.seed, "rep": sim.rep, "horizon": s.horizon,
+        "start_date": s.start_date.isoformat() if s.start_date else None,
+        "post_quantum": s.post_quantum,
+        "argon2": {"memory_kib": s.argon2.memory_kib, "passes": s.argon2.passes, "lanes": s.argon2.lanes},
+        "messages": n,
+        "readable": int(counts.get("readable", 0)),
+        "recoverable": int(counts.get("recoverable", 0)),
+        "lost": int(counts.get("lost", 0)),
+        "fraction_lost": float(len(lost) / n) if n else 0.0,
+        "any_loss": bool(len(lost)),
+        "first_loss_at": float(lost["lost_at"].min()) if len(lost) else None,
+        "generations_lost": int(r.generations["lost_at"].notna().sum()),
+        "ops": dict(sorted(sim.account.crypto.ops.items())),
+    }
+
+
+# ---------------------------------------------------------------- explain
+
+
+def _fmt(t: Any) -> str:
+    return "—" if t is None or (isinstance(t, float) and pd.isna(t)) else f"day {float(t):g}"
+
+
+def explain(r: Result, message_id: str, device: str) -> str:
+    """Why ``device`` can or cannot read ``message_id``, as a chain of facts."""
+    msgs = r.messages[r.messages["message_id"] == message_id]
+    if msgs.empty:
+        raise KeyError(f"no message {message_id!r}")
+    m = msgs.iloc[0]
+    user, g = m["user"], int(m["generation"])
+    devs = r.devices[(r.devices["user"] == user) & (r.devices["device"] == device)]
+    if devs.empty:
+        raise KeyError(f"{user} has no device {device!r}")
+    d = devs.iloc[0]
+    readers = [x for x in str(m["readable_by"] or "").split(",") if x]
+    gen = r.generations[(r.generations["user"] == user) & (r.generations["generation"] == g)].iloc[0]
+    hold = r.holders[(r.holders["user"] == user) & (r.holders["generation"] == g)]
+    lines = [
+        f"Message {message_id} ({m['app']} for {user}, sent {_fmt(m['sent_at'])}) is sealed to "
+        f"generation {g}, created by {gen['created_by']} on {_fmt(gen['created_at'])}.",
+        f"Status: {m['status']}.",
+    ]
+    boxed = [int(x) for x in str(d["generations"] or "").split(",") if x]
+    lines.append(f"{device} ({d['kind']}, added {_fmt(d['added_at'])}, data access from "
+                 f"{_fmt(d['data_access'])}, approved by {d['approved_by'] or 'nobody'}) "
+                 f"{'holds' if g in boxed else 'holds no'} box for generation {g}.")
+    if g not in boxed and g < min(boxed or [g + 1]):
+        lines.append(f"Generation {g} predates {device}: only an approval by an older device of its "
+                     f"class, a backup key or escrow could box it to {device}.")
+    if d["revoked_at"] == d["revoked_at"] and d["revoked_at"] is not None:
+        lines.append(f"{device} was revoked on {_fmt(d['revoked_at'])}.")
+    if d["lost_cause"]:
+        lines.append(f"{device} left the user's hands on {_fmt(d['lost_at'])} ({d['lost_cause']}).")
+    lines.append("Holders of generation {}: {}.".format(g, "; ".join(
+        f"{h['holder']} ({h['kind']}, boxed {_fmt(h['boxed_at'])} by {h['boxed_by']}, "
+        + (f"unavailable since {_fmt(h['unavailable_at'])}: {h['cause']})"
+           if h["unavailable_at"] == h["unavailable_at"] and h["unavailable_at"] is not None
+           else "available)")
+        for _, h in hold.iterrows()) or "none"))
+    if device in readers:
+        lines.append(f"{device} decrypts it: it opened its box for generation {g} and the message "
+                     "opened with that generation's key.")
+    else:
+        lines.append(f"{device} cannot decrypt it.")
+    if m["status"] == "lost":
+        lines.append(f"The last available holder vanished on {_fmt(m['lost_at'])} ({m['lost_cause']}): "
+                     "the message is permanently lost.")
+    elif m["status"] == "recoverable":
+        lines.append(f"Recoverable via {m['recoverable_via']}.")
+    return "\n".join(lines)

@@ -1,0 +1,389 @@
+"""SimPy processes: when devices join, go online, approve, get lost, revoke,
+make and use backup keys, enrol in escrow and send messages.
+
+These processes decide *when* things happen and call the protocol model
+(:mod:`sim.protocol`) to make them happen. Each user draws from their own
+random streams, so adding a user does not change the others' histories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import simpy
+
+from .crypto import BackupKeyError
+from .protocol import BACKUP, EA_USER, ESCROW, PHYSICAL, ProtocolError, Sealed, User
+from .scenario import (
+    Behaviour,
+    DeviceSpec,
+    Event,
+    Exp,
+    Fixed,
+    LogNormal,
+    Normal,
+    Sessions,
+    Traffic,
+    Uniform,
+)
+
+if TYPE_CHECKING:
+    from .simulation import Simulation
+
+Proc = Generator[simpy.Event, Any, Any]
+
+
+def draw(rng: np.random.Generator, dist: Any) -> float:
+    """One draw, in days, from a scenario distribution."""
+    if isinstance(dist, Fixed):
+        return dist.fixed
+    if isinstance(dist, Exp):
+        return float(rng.exponential(dist.exp))
+    if isinstance(dist, Uniform):
+        return float(rng.uniform(*dist.uniform))
+    if isinstance(dist, LogNormal):
+        return float(dist.lognormal.median * np.exp(rng.normal(0.0, dist.lognormal.sigma)))
+    if isinstance(dist, Normal):
+        return max(0.0, float(rng.normal(dist.normal.mean, dist.normal.sd)))
+    raise TypeError(f"not a distribution: {dist!r}")
+
+
+@dataclass
+class DeviceState:
+    """What the behaviour layer knows of a device beyond the protocol: the spec it
+    came from and whether it is online."""
+
+    name: str
+    spec: DeviceSpec
+    label: str
+    online: bool = False
+    generation: int = 1  # 1 for the original, 2 for its first replacement…
+
+
+@dataclass
+class Person:
+    """One user's behaviour: their devices' runtime state, random streams, backup papers."""
+
+    name: str
+    behaviour: Behaviour
+    traffic: Traffic
+    rng: np.random.Generator
+    traffic_rng: np.random.Generator
+    devices: dict[str, DeviceState] = field(default_factory=dict)
+    papers: dict[str, str] = field(default_factory=dict)  # backup name → string still held
+    changed: simpy.Event | None = None
+    recovering: bool = False
+    escrow_accepted: bool = False
+
+
+class Behaviours:
+    """All processes of one replication; ``sim`` owns env, account and records."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.env = sim.env
+        self.account = sim.account
+
+    # ------------------------------------------------------------ helpers
+    def protocol_user(self, person: Person) -> User | None:
+        return self.account.users.get(person.name)
+
+    def notify(self, person: Person) -> None:
+        """Wake every process waiting for a change in this person's devices."""
+        if person.changed is not None and not person.changed.triggered:
+            person.changed.succeed()
+        person.changed = self.env.event()
+
+    def wait_change(self, person: Person) -> simpy.Event:
+        if person.changed is None or person.changed.triggered:
+            person.changed = self.env.event()
+        return person.changed
+
+    def usable(self, person: Person, name: str) -> bool:
+        """A physical device of the person, on the chain, in hand, with keys."""
+        u = self.protocol_user(person)
+        if u is None or name not in u.devices:
+            return False
+        d = u.devices[name]
+        return d.kind == PHYSICAL and u.in_hand(name) and d.keys is not None
+
+    def usable_online(self, person: Person) -> list[str]:
+        u = self.protocol_user(person)
+        if u is None:
+            return []
+        return [d.name for d in u.active()
+                if self.usable(person, d.name) and person.devices[d.name].online]
+
+    def attempt(self, user: str, what: str, action: Callable[[], Any]) -> Any:
+        """Run a protocol action; a refusal is recorded, not raised."""
+        try:
+            return action()
+        except (ProtocolError, BackupKeyError) as exc:
+            self.account.log.add(self.env.now, user, "refused", None, detail=f"{what}: {exc}")
+            return None
+
+    # ------------------------------------------------------------ devices
+    def device_life(self, person: Person, spec: DeviceSpec, name: str, start: float,
+                    generation: int = 1) -> Proc:
+        yield self.env.timeout(max(0.0, start - self.env.now))
+        state = DeviceState(name, spec, spec.kind, generation=generation)
+        person.devices[name] = state
+        u = self.account.user(person.name)
+        u.add_device(name, self.env.now)
+        self.sim.labels[(person.name, name)] = spec.kind
+        sessions = spec.sessions()
+        state.online = sessions is None
+        if isinstance(sessions, Sessions):
+            self.env.process(self.sessions(person, state))
+        if state.online:
+            self.came_online(person, name)
+        if len(u.devices) > 1 and person.behaviour.approval is not None:
+            self.env.process(self.prompt(person, name))
+        if spec.fate is not None:
+            self.env.process(self.fate(person, state))
+        self.check_stranded(person)
+        self.notify(person)
+
+    def sessions(self, person: Person, state: DeviceState) -> Proc:
+        sessions = state.spec.sessions()
+        assert isinstance(sessions, Sessions)
+        while self.usable(person, state.name):
+            yield self.env.timeout(draw(person.rng, sessions.every))
+            if not self.usable(person, state.name):
+                return
+            state.online = True
+            self.came_online(person, state.name)
+            self.notify(person)
+            yield self.env.timeout(draw(person.rng, sessions.length))
+            state.online = False
+
+    def came_online(self, person: Person, name: str) -> None:
+        """What a device does when it comes online: pending rotation, escrow re-key or
+        enrolment."""
+        u = self.protocol_user(person)
+        if u is None or not self.usable(person, name):
+            return
+        now = self.env.now
+        if u.stale:
+            self.attempt(person.name, "rotate", lambda: u.rotate(name, now))
+        esc = self.account.escrow_device(person.name) if self.account.ea else None
+        if u.escrow_stale and esc is not None and name in u.approval_class(esc.name):
+            self.attempt(person.name, "escrow re-key",
+                         lambda: self.account.rekey_escrow(person.name, name, now))
+        if person.escrow_accepted and esc is None and self.account.ea is not None:
+            self.attempt(person.name, "escrow enrolment",
+                         lambda: self.account.enroll_escrow(person.name, name, now))
+            self.check_stranded(person)
+
+    def fate(self, person: Person, state: DeviceState) -> Proc:
+        fate = state.spec.fate
+        assert fate is not None
+        yield self.env.timeout(draw(person.rng, fate.after))
+        u = self.account.user(person.name)
+        if u.devices[state.name].gone_at is not None:
+            return
+        self.go(person, state.name, fate.kind)
+        rep = state.spec.replacement
+        if rep is not None and person.rng.random() < rep.probability:
+            root = state.name.split("#")[0]
+            n = state.generation + 1
+            start = self.env.now + draw(person.rng, rep.after)
+            self.env.process(self.device_life(person, state.spec, f"{root}#{n}", start, n))
+
+    def go(self, person: Person, name: str, cause: str) -> None:
+        """A device leaves legitimate hands (or loses its keys)."""
+        u = self.account.user(person.name)
+        u.gone(name, self.env.now, cause)
+        if name in person.devices:
+            person.devices[name].online = False
+        rev = person.behaviour.revocation
+        if rev is not None and cause != "wiped" and person.rng.random() < rev.probability:
+            self.env.process(self.revoke_later(person, name, rev.delay, rev.signed))
+        self.check_stranded(person)
+        self.notify(person)
+
+    def revoke_later(self, person: Person, name: str, delay: Any, signed: bool) -> Proc:
+        yield self.env.timeout(draw(person.rng, delay))
+        u = self.account.user(person.name)
+        while signed and not u.devices[name].revoked:
+            online = self.usable_online(person)
+            if online:
+                self.attempt(person.name, "revoke", lambda: u.revoke(online[0], [name], self.env.now))
+                return
+            if not any(self.usable(person, d.name) for d in u.active()):
+                break  # no device left to sign with: fall back to the web
+            yield self.wait_change(person)
+        if not u.devices[name].revoked:
+            self.attempt(person.name, "revoke", lambda: u.revoke_unsigned([name], self.env.now, "web"))
+
+    # ------------------------------------------------------------ approvals
+    def _approvers(self, person: Person, new: str) -> list[str]:
+        """Older usable physical devices whose class does not yet include ``new``."""
+        u = self.account.user(person.name)
+        seq = u.devices[new].seq
+        cls = u.approval_class(new)
+        older = [d.name for d in u.active() if d.seq < seq and self.usable(person, d.name)]
+        assert person.behaviour.approval is not None
+        if person.behaviour.approval.approver == "oldest":
+            older = older[:1]
+        return [n for n in older if n not in cls]
+
+    def prompt(self, person: Person, new: str) -> Proc:
+        """Older devices show a prompt to approve ``new``; the user acts on it (or never)."""
+        policy = person.behaviour.approval
+        assert policy is not None
+        if person.rng.random() >= policy.probability:
+            self.account.log.add(self.env.now, person.name, "prompt_ignored", new)
+            return
+        u = self.account.user(person.name)
+        while not u.devices[new].revoked:
+            candidates = self._approvers(person, new)
+            if not candidates:
+                return
+            online = [n for n in candidates if person.devices[n].online]
+            if not online:
+                yield self.wait_change(person)
+                continue
+            yield self.env.timeout(draw(person.rng, policy.delay))
+            approver = online[0]
+            if self.usable(person, approver) and not u.devices[new].revoked:
+                self.approve(person, approver)
+
+    def approve(self, person: Person, approver: str) -> None:
+        u = self.account.user(person.name)
+        self.attempt(person.name, "approve", lambda: u.batch_approve(approver, self.env.now))
+        self.notify(person)
+
+    # ------------------------------------------------------------ backup keys and recovery
+    def backup_keys(self, person: Person) -> Proc:
+        spec = person.behaviour.backup_keys
+        assert spec is not None
+        yield self.env.timeout(draw(person.rng, spec.at))
+        for _ in range(spec.count):
+            while True:
+                online = self.usable_online(person)
+                by = spec.by if spec.by is not None else (online[0] if online else None)
+                if by is not None and by in online:
+                    break
+                if spec.by is not None and self.protocol_user(person) is not None \
+                        and not self.usable(person, spec.by) and spec.by in person.devices:
+                    return  # the chosen device is gone before it made the key
+                yield self.wait_change(person)
+            self.create_backup(person, by, f"backup-{len(person.papers) + 1}", spec.paper_lost)
+
+    def create_backup(self, person: Person, by: str, name: str, paper_lost: Any = None) -> None:
+        now = self.env.now
+        text = self.attempt(person.name, "create backup key",
+                            lambda: self.account.create_backup_key(person.name, by, name, now))
+        if text is None:
+            return
+        person.papers[name] = text
+        if paper_lost is not None:
+            self.env.process(self.lose_paper(person, name, draw(person.rng, paper_lost)))
+        self.notify(person)
+
+    def lose_paper(self, person: Person, name: str, after: float) -> Proc:
+        yield self.env.timeout(after)
+        self.paper_lost(person, name)
+
+    def paper_lost(self, person: Person, name: str) -> None:
+        person.papers.pop(name, None)
+        self.account.user(person.name).gone(name, self.env.now, "paper_lost")
+
+    def recovery_gain(self, person: Person) -> set[int]:
+        """Generations an available backup or escrow device holds that no usable
+        physical device does: what recovery would give back."""
+        u = self.protocol_user(person)
+        if u is None:
+            return set()
+        have: set[int] = set()
+        for d in u.active():
+            if self.usable(person, d.name):
+                have |= u.boxed(d.name)
+        extra: set[int] = set()
+        for d in u.active():
+            if d.kind in (BACKUP, ESCROW) and self.account.available(person.name, d.name):
+                extra |= u.boxed(d.name)
+        return extra - have
+
+    def check_stranded(self, person: Person) -> None:
+        if person.recovering or not self.recovery_gain(person):
+            return
+        if not any(self.usable(person, d) for d in person.devices):
+            return
+        person.recovering = True
+        self.env.process(self.recover(person))
+
+    def recover(self, person: Person) -> Proc:
+        """Use a backup key, else ask the escrow admins, on the newest usable device."""
+        try:
+            bk = person.behaviour.backup_keys
+            esc = person.behaviour.escrow
+            u = self.account.user(person.name)
+            usable_papers = [n for n in person.papers if not u.devices[n].revoked]
+            if bk is not None and bk.use_when_stranded and usable_papers:
+                yield self.env.timeout(draw(person.rng, bk.delay))
+                target = self._newest_usable(person)
+                name = usable_papers[0]
+                if target is not None and name in person.papers:
+                    self.attempt(person.name, "backup recovery", lambda: self.account.recover_with_backup(
+                        person.name, person.papers[name], target, self.env.now))
+            elif esc is not None and esc.recover_when_stranded and self.account.escrow_device(person.name):
+                yield self.env.timeout(draw(person.rng, esc.recover_delay))
+                target = self._newest_usable(person)
+                ea = self._ea_device_for(person)
+                if target is not None and ea is not None:
+                    self.attempt(person.name, "escrow recovery", lambda: self.account.escrow_recover(
+                        person.name, ea, target, self.env.now))
+        finally:
+            person.recovering = False
+        self.notify(person)
+
+    def _newest_usable(self, person: Person) -> str | None:
+        u = self.account.user(person.name)
+        usable = [d.name for d in u.active() if self.usable(person, d.name)]
+        return usable[-1] if usable else None
+
+    def _ea_device_for(self, person: Person) -> str | None:
+        ea, esc = self.account.ea, self.account.escrow_device(person.name)
+        if ea is None or esc is None or esc.escrow_blob is None:
+            return None
+        for h in ea.holders(esc.escrow_blob.ea_generation):
+            if ea.devices[h].kind != BACKUP and self.account.available(EA_USER, h):
+                return h
+        return None
+
+    # ------------------------------------------------------------ escrow
+    def escrow_accept(self, person: Person, enabled_at: float) -> Proc:
+        spec = person.behaviour.escrow
+        assert spec is not None
+        if person.rng.random() >= spec.accept_probability:
+            return
+        yield self.env.timeout(max(0.0, enabled_at - self.env.now) + draw(person.rng, spec.accept_delay))
+        person.escrow_accepted = True
+        online = self.usable_online(person)
+        if online:
+            self.came_online(person, online[0])
+
+    # ------------------------------------------------------------ traffic
+    def traffic(self, person: Person, app: str) -> Proc:
+        stream = getattr(person.traffic, app)
+        while True:
+            yield self.env.timeout(draw(person.traffic_rng, stream.every))
+            to = None
+            if app == "mail" and stream.to:
+                to = stream.to[int(person.traffic_rng.integers(len(stream.to)))]
+            self.send(person.name, app, to)
+
+    def send(self, sender: str, app: str, to: str | None) -> list[Sealed]:
+        """Seal a message to the latest generation: mail to the recipient and the sender's copy."""
+        recipients = [sender] if to is None or to == sender else [to, sender]
+        return [self.sim.seal(r, app, sender) for r in recipients if r in self.account.users]
+
+    # ------------------------------------------------------------ scripted timeline
+    def scripted(self, event: Event) -> Proc:
+        yield self.env.timeout(max(0.0, event.at - self.env.now))
+        self.sim.perform(event)

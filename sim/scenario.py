@@ -1,0 +1,511 @@
+"""Scenario files: pydantic models of the YAML, and loading with one-line errors.
+
+Durations carry units (``90d``, ``12h``, ``2w``, ``1y``, ``30m``); a bare
+number is refused. Random quantities are distributions: ``{exp: 30d}``,
+``{uniform: [1d, 3d]}``, ``{lognormal: {median: 30d, sigma: 0.5}}``,
+``{normal: {mean: 2y, sd: 90d}}`` (truncated at 0), ``{fixed: 2d}``, or a bare
+duration meaning fixed. Times are days from the scenario start.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
+
+from .crypto import Argon2Cost
+
+_UNITS = {"m": 1 / 1440, "h": 1 / 24, "d": 1.0, "w": 7.0, "y": 365.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(m|h|d|w|y)\s*$")
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be used; ``str()`` is one line: file: path: problem."""
+
+    def __init__(self, file: str, path: str, problem: str) -> None:
+        self.file, self.path, self.problem = file, path, problem
+        super().__init__(f"{file}: {path}: {problem}" if path else f"{file}: {problem}")
+
+
+def parse_duration(value: Any) -> float:
+    """``"90d"`` → 90.0 (days)."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"duration {value!r} has no unit (write e.g. '{value}d'; units m h d w y)")
+        raise ValueError(f"expected a duration like '30d', found {value!r}")
+    if value.strip().startswith("-"):
+        raise ValueError(f"duration {value!r} is negative")
+    m = _DURATION.match(value)
+    if not m:
+        raise ValueError(f"expected a duration like '30d' (units m h d w y), found {value!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.#+-]+$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- distributions
+
+
+class Fixed(_Model):
+    fixed: Duration
+
+
+class Exp(_Model):
+    exp: Duration = Field(description="mean")
+
+
+class Uniform(_Model):
+    uniform: tuple[Duration, Duration]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.uniform[1] < self.uniform[0]:
+            raise ValueError("uniform: the upper bound is below the lower bound")
+        return self
+
+
+class _LogNormal(_Model):
+    median: Duration
+    sigma: float = Field(gt=0)
+
+
+class LogNormal(_Model):
+    lognormal: _LogNormal
+
+
+class _Normal(_Model):
+    mean: Duration
+    sd: Duration
+
+
+class Normal(_Model):
+    normal: _Normal
+
+
+_DIST_TAGS = {"fixed": "Fixed", "exp": "Exp", "uniform": "Uniform", "lognormal": "LogNormal",
+              "normal": "Normal"}
+
+
+def _bare_fixed(value: Any) -> Any:
+    return {"fixed": value} if isinstance(value, str | int | float) and not isinstance(value, bool) else value
+
+
+def _dist_tag(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return type(value).__name__
+    if isinstance(value, dict) and len(value) == 1:
+        return _DIST_TAGS.get(next(iter(value)))
+    return None
+
+
+Dist = Annotated[
+    Annotated[Fixed, Tag("Fixed")] | Annotated[Exp, Tag("Exp")] | Annotated[Uniform, Tag("Uniform")]
+    | Annotated[LogNormal, Tag("LogNormal")] | Annotated[Normal, Tag("Normal")],
+    Discriminator(_dist_tag, custom_error_type="distribution",
+                  custom_error_message="expected a duration or one of {fixed: D}, {exp: D}, "
+                  "{uniform: [D, D]}, {lognormal: {median: D, sigma: S}}, {normal: {mean: D, sd: D}}"),
+    BeforeValidator(_bare_fixed)]
+
+
+# ---------------------------------------------------------------- devices and behaviour
+
+
+class Sessions(_Model):
+    """Online sessions: gaps between sessions and session lengths."""
+
+    every: Dist
+    length: Dist = Fixed.model_validate({"fixed": "1h"})
+
+
+ONLINE_PRESETS: dict[str, Sessions | None] = {
+    "always": None,
+    "daily": Sessions(every=Exp.model_validate({"exp": "1d"}), length=Fixed.model_validate({"fixed": "1h"})),
+    "weekly": Sessions(every=Exp.model_validate({"exp": "7d"}), length=Fixed.model_validate({"fixed": "1h"})),
+    "rare": Sessions(every=Exp.model_validate({"exp": "60d"}), length=Fixed.model_validate({"fixed": "1h"})),
+}
+
+
+class Fate(_Model):
+    """What ends a device's life in legitimate hands (at most one)."""
+
+    lost: Dist | None = None
+    stolen: Dist | None = None
+    wiped: Dist | None = None
+    decommissioned: Dist | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Fate:
+        given = [k for k in ("lost", "stolen", "wiped", "decommissioned") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of lost, stolen, wiped, decommissioned")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("lost", "stolen", "wiped", "decommissioned") if getattr(self, k) is not None)
+
+    @property
+    def after(self) -> Dist:
+        return getattr(self, self.kind)
+
+
+class Replacement(_Model):
+    """After the device's fate, a new device of the same kind joins; it inherits the
+    online pattern, fate and replacement, so a phone can be replaced again and again."""
+
+    after: Dist
+    probability: Probability = 1.0
+
+
+class DeviceSpec(_Model):
+    name: Name
+    kind: str = "phone"
+    joins_at: Dist = Fixed.model_validate({"fixed": "0d"})
+    online: Literal["always", "daily", "weekly", "rare", "never"] | Sessions = "always"
+    fate: Fate | None = None
+    replacement: Replacement | None = None
+
+    def sessions(self) -> Sessions | None | Literal["never"]:
+        if isinstance(self.online, Sessions):
+            return self.online
+        return "never" if self.online == "never" else ONLINE_PRESETS[self.online]
+
+
+class Approval(_Model):
+    """How the user answers approval prompts shown on older devices."""
+
+    probability: Probability = 1.0
+    delay: Dist = Fixed.model_validate({"fixed": "0d"})
+    approver: Literal["first_online", "oldest"] = "first_online"
+    fingerprint_check: Probability = 0.0
+
+
+class Revocation(_Model):
+    """What the user does after a device is lost, stolen or decommissioned."""
+
+    probability: Probability = 1.0
+    delay: Dist = Fixed.model_validate({"fixed": "0d"})
+    signed: bool = True
+
+
+class BackupKeys(_Model):
+    count: int = Field(1, ge=0)
+    at: Dist = Fixed.model_validate({"fixed": "0d"})
+    by: Name | None = None
+    paper_lost: Dist | None = None
+    use_when_stranded: bool = True
+    delay: Dist = Fixed.model_validate({"fixed": "0d"})
+
+
+class EscrowEnrolment(_Model):
+    accept_probability: Probability = 1.0
+    accept_delay: Dist = Fixed.model_validate({"fixed": "0d"})
+    recover_when_stranded: bool = True
+    recover_delay: Dist = Fixed.model_validate({"fixed": "0d"})
+
+
+class Behaviour(_Model):
+    """Automatic user behaviour; every part is off unless given."""
+
+    approval: Approval | None = None
+    revocation: Revocation | None = None
+    backup_keys: BackupKeys | None = None
+    escrow: EscrowEnrolment | None = None
+
+
+class Stream(_Model):
+    every: Dist
+    to: list[Name] = Field(default_factory=list)
+
+
+class Traffic(_Model):
+    voicemail: Stream | None = None
+    mail: Stream | None = None
+
+
+class UserSpec(_Model):
+    name: Name
+    devices: list[DeviceSpec] = Field(min_length=1)
+    behaviour: Behaviour | None = None
+    traffic: Traffic | None = None
+
+
+# ---------------------------------------------------------------- escrow
+
+
+class Admin(_Model):
+    name: Name
+    devices: list[DeviceSpec] = Field(min_length=1)
+
+
+class Escrow(_Model):
+    enabled_at: Duration
+    admins: list[Admin] = Field(min_length=1)
+    ea_backup_paper_lost: Dist | None = None
+
+
+class AccountSpec(_Model):
+    members_may_create_backup_keys: bool = True
+    escrow: Escrow | None = None
+
+
+# ---------------------------------------------------------------- timeline
+
+ACTIONS = (
+    "approve", "revoke", "lose", "steal", "wipe", "decommission", "online", "offline",
+    "create_backup_key", "paper_lost", "recover_backup", "enroll_escrow",
+    "escrow_recover", "revoke_ea_device", "rotate", "send",
+)
+
+
+class Event(_Model):
+    """One scripted event. ``device`` is the subject; ``by`` the acting device (or
+    ``web``/``admin``/``self`` for an unsigned revocation)."""
+
+    at: Duration
+    action: Literal[ACTIONS]  # type: ignore[valid-type]
+    user: Name | None = None
+    device: Name | None = None
+    by: Name | None = None
+    app: Literal["voicemail", "mail"] | None = None
+    to: Name | None = None
+    name: Name | None = None
+
+
+# ---------------------------------------------------------------- sweep and scenario
+
+
+class SweepSpec(_Model):
+    reps: int = Field(100, ge=1)
+    vary: dict[str, list[Any]] = Field(default_factory=dict)
+
+
+class Scenario(_Model):
+    """A whole scenario file."""
+
+    name: str = "scenario"
+    description: str = ""
+    seed: int = Field(0, ge=0)
+    horizon: Duration
+    start_date: dt.date | None = None
+    post_quantum: bool = False
+    argon2: Argon2CostSpec = Field(default_factory=lambda: Argon2CostSpec())
+    account: AccountSpec = Field(default_factory=lambda: AccountSpec())
+    behaviour: Behaviour = Field(default_factory=lambda: Behaviour())
+    traffic: Traffic = Field(default_factory=lambda: Traffic())
+    users: list[UserSpec] = Field(min_length=1)
+    timeline: list[Event] = Field(default_factory=list)
+    sweep: SweepSpec | None = None
+
+    def behaviour_of(self, user: UserSpec) -> Behaviour:
+        """The scenario-wide behaviour, with the user's own sections taking precedence."""
+        if user.behaviour is None:
+            return self.behaviour
+        return self.behaviour.model_copy(update={k: getattr(user.behaviour, k)
+                                                 for k in user.behaviour.model_fields_set})
+
+    def traffic_of(self, user: UserSpec) -> Traffic:
+        if user.traffic is None:
+            return self.traffic
+        return self.traffic.model_copy(update={k: getattr(user.traffic, k)
+                                               for k in user.traffic.model_fields_set})
+
+
+class Argon2CostSpec(_Model):
+    memory_kib: int = Field(65536, ge=8)
+    passes: int = Field(3, ge=1)
+    lanes: int = Field(1, ge=1)
+
+    def cost(self) -> Argon2Cost:
+        return Argon2Cost(self.memory_kib, self.passes, self.lanes)
+
+
+Scenario.model_rebuild()
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part) in {*_DIST_TAGS.values(), "Sessions", "str"} or "[" in str(part):
+            continue  # pydantic's names for union members
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+_NEEDS = {"approve": "by", "revoke": "device", "lose": "device", "steal": "device",
+          "wipe": "device", "decommission": "device", "create_backup_key": "by",
+          "paper_lost": "device", "recover_backup": "device", "enroll_escrow": "by",
+          "escrow_recover": "device", "rotate": "by", "send": "app", "online": "device",
+          "offline": "device", "revoke_ea_device": "device"}
+
+
+def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
+    """References that pydantic cannot see: device, user and EA device names."""
+    problems: list[tuple[str, str]] = []
+    users = {u.name: u for u in s.users}
+    if len(users) != len(s.users):
+        problems.append(("users", "two users share a name"))
+    ea_devices = {d.name for a in (s.account.escrow.admins if s.account.escrow else []) for d in a.devices}
+    for i, u in enumerate(s.users):
+        names = [d.name for d in u.devices]
+        if len(set(names)) != len(names):
+            problems.append((f"users[{i}].devices", "two devices share a name"))
+        bk = s.behaviour_of(u).backup_keys
+        if bk and bk.by and bk.by not in names:
+            problems.append((f"users[{i}].behaviour.backup_keys.by", f"unknown device {bk.by!r} of {u.name}"))
+        mail = s.traffic_of(u).mail
+        for k, to in enumerate(mail.to if mail else []):
+            if to not in users:
+                problems.append((f"users[{i}].traffic.mail.to[{k}]", f"unknown user {to!r}"))
+    for i, e in enumerate(s.timeline):
+        where = f"timeline[{i}]"
+        need = _NEEDS.get(e.action)
+        if need and getattr(e, need) is None:
+            problems.append((f"{where}.{need}", f"{e.action} needs {need}"))
+        if e.action == "revoke_ea_device":
+            if s.account.escrow is None:
+                problems.append((where, f"{e.action} needs account.escrow"))
+            for field in ("device", "by"):
+                v = getattr(e, field)
+                if v is not None and v not in ea_devices:
+                    problems.append((f"{where}.{field}", f"unknown EA device {v!r}"))
+            continue
+        if e.user is None:
+            problems.append((f"{where}.user", f"{e.action} needs a user"))
+            continue
+        if e.user not in users:
+            problems.append((f"{where}.user", f"unknown user {e.user!r}"))
+            continue
+        known = {d.name for d in users[e.user].devices}
+        known |= {x.name for x in s.timeline if x.name and x.user == e.user} | {"escrow"}
+        for field in ("device", "by"):
+            v = getattr(e, field)
+            if v is None or (field == "by" and (v in ("web", "admin", "self") or
+                                                (e.action == "escrow_recover" and v in ea_devices))):
+                continue
+            if v not in known and v.split("#")[0] not in known:
+                problems.append((f"{where}.{field}", f"unknown device {v!r} of {e.user}"))
+        if e.to is not None and e.to not in users:
+            problems.append((f"{where}.to", f"unknown user {e.to!r}"))
+    return problems
+
+
+def validate(data: Any, file: str = "<scenario>") -> Scenario:
+    """Validate parsed YAML; raise :class:`ScenarioError` (first problem) on failure."""
+    if data is None:
+        raise ScenarioError(file, "", "the file is empty")
+    if not isinstance(data, dict):
+        raise ScenarioError(file, "", f"expected a mapping at the top, found {type(data).__name__}")
+    try:
+        s = Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        found = err.get("input")
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        elif not isinstance(found, dict | list) and "found" not in msg:
+            msg += f" (found {found!r})"
+            if isinstance(found, bool):
+                msg += "; YAML reads yes/no/on/off as booleans: quote the value"
+        raise ScenarioError(file, _path(tuple(err["loc"])), msg) from None
+    problems = _semantic_checks(s)
+    if problems:
+        raise ScenarioError(file, *problems[0])
+    return s
+
+
+def read_yaml(path: str | Path) -> Any:
+    p = Path(path)
+    if not p.exists():
+        raise ScenarioError(str(p), "", "no such file")
+    if p.is_dir():
+        raise ScenarioError(str(p), "", "is a directory, not a scenario file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(str(p), "", f"cannot read: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(str(p), where, f"malformed YAML: {problem}") from None
+
+
+def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read, override (dotted paths) and validate a scenario file."""
+    data = read_yaml(path)
+    if overrides:
+        data = apply_overrides(data, overrides, file=str(path))
+    return validate(data, str(path))
+
+
+def apply_overrides(data: Any, overrides: dict[str, Any], file: str = "<scenario>") -> dict[str, Any]:
+    """Set dotted paths (``behaviour.backup_keys.count``, ``users.0.devices.1.kind``) in a
+    copy of the raw scenario data; intermediate mappings are created as needed."""
+    if not isinstance(data, dict):
+        raise ScenarioError(file, "", "expected a mapping at the top")
+    out = copy.deepcopy(data)
+    for dotted, value in overrides.items():
+        node: Any = out
+        parts = dotted.split(".")
+        for k, part in enumerate(parts):
+            last = k == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ScenarioError(file, dotted, f"no list item {part!r}")
+                if last:
+                    node[int(part)] = value
+                else:
+                    node = node[int(part)]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    if node.get(part) is None:
+                        node[part] = {}
+                    node = node[part]
+            else:
+                raise ScenarioError(file, dotted, f"cannot descend into {node!r}")
+    return out
+
+
+def scenario_hash(s: Scenario) -> str:
+    return hashlib.sha256(json.dumps(s.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def json_schema() -> dict[str, Any]:
+    return Scenario.model_json_schema()

@@ -1,0 +1,207 @@
+"""One replication: owns the SimPy environment, the random streams, the protocol
+state and the record; :func:`run` returns a :class:`~sim.analysis.Result`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import simpy
+
+from .behaviour import Behaviours, Person, draw
+from .crypto import Crypto
+from .protocol import EA_USER, Account, ProtocolError, Sealed
+from .scenario import Event, Scenario, load
+
+# Named child streams: a new kind of draw gets a new index and shifts no other stream.
+STREAMS = {"keys": 0, "behaviour": 1, "traffic": 2, "escrow": 3, "adversary": 4}
+
+
+def stream(seed: int, rep: int, name: str, *extra: int) -> np.random.Generator:
+    """The random stream ``name`` of replication ``rep`` (per user when ``extra`` is given)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(rep, STREAMS[name], *extra)))
+
+
+class Simulation:
+    """One simulated history of ``scenario`` for (``seed``, ``rep``)."""
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, rep: int = 0) -> None:
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        self.rep = rep
+        self.env = simpy.Environment()
+        crypto = Crypto(stream(self.seed, rep, "keys"), scenario.post_quantum, scenario.argon2.cost())
+        self.account = Account(crypto, scenario.account.members_may_create_backup_keys)
+        self.labels: dict[tuple[str, str], str] = {}
+        self.sealed: list[Sealed] = []
+        self.senders: dict[str, str] = {}
+        self.behaviours = Behaviours(self)
+        self.people = {
+            u.name: Person(u.name, scenario.behaviour_of(u), scenario.traffic_of(u),
+                           stream(self.seed, rep, "behaviour", i), stream(self.seed, rep, "traffic", i))
+            for i, u in enumerate(scenario.users)
+        }
+        self._message_count = 0
+        self._start()
+
+    def _start(self) -> None:
+        b, s = self.behaviours, self.scenario
+        for u in s.users:
+            person = self.people[u.name]
+            for spec in u.devices:
+                start = draw(person.rng, spec.joins_at)
+                self.env.process(b.device_life(person, spec, spec.name, start))
+        if s.account.escrow is not None:
+            self.env.process(self._escrow())
+        for u in s.users:
+            person = self.people[u.name]
+            if person.behaviour.backup_keys is not None and person.behaviour.backup_keys.count:
+                self.env.process(b.backup_keys(person))
+            if person.behaviour.escrow is not None and s.account.escrow is not None:
+                self.env.process(b.escrow_accept(person, s.account.escrow.enabled_at))
+            for app in ("voicemail", "mail"):
+                if getattr(person.traffic, app) is not None:
+                    self.env.process(b.traffic(person, app))
+        for event in s.timeline:
+            self.env.process(b.scripted(event))
+
+    # ------------------------------------------------------------ escrow admins
+    def _escrow(self) -> Any:
+        spec = self.scenario.account.escrow
+        assert spec is not None
+        rng = stream(self.seed, self.rep, "escrow")
+        devices = [d for admin in spec.admins for d in admin.devices]
+        joins = [max(spec.enabled_at, draw(rng, d.joins_at)) for d in devices]
+        yield self.env.timeout(spec.enabled_at)
+        first = devices[0]
+        text = self.account.enable_escrow(first.name, self.env.now)
+        self.labels[(EA_USER, first.name)] = first.kind
+        self.labels[(EA_USER, "ea-backup")] = "backup"
+        if spec.ea_backup_paper_lost is not None:
+            self.env.process(self._ea_gone("ea-backup", draw(rng, spec.ea_backup_paper_lost), "paper_lost"))
+        del text  # the admins keep it on paper; recovery uses the EA devices
+        for d, at in zip(devices, joins, strict=True):
+            if d is not first:
+                self.env.process(self._ea_device(d.name, d.kind, at))
+            if d.fate is not None:
+                self.env.process(self._ea_gone(d.name, max(at, self.env.now) + draw(rng, d.fate.after),
+                                               d.fate.kind))
+
+    def _ea_device(self, name: str, kind: str, at: float) -> Any:
+        yield self.env.timeout(max(0.0, at - self.env.now))
+        ea = self.account.ea
+        assert ea is not None
+        ea.add_device(name, self.env.now, kind="ea")
+        self.labels[(EA_USER, name)] = kind
+        approvers = [d.name for d in ea.active() if d.kind == "ea" and self.account.available(EA_USER, d.name)
+                     and d.name in ea.chain.confirmed]
+        if approvers:
+            self.behaviours.attempt(EA_USER, "approve EA device",
+                                    lambda: self.account.approve_ea_devices(approvers[0], self.env.now))
+
+    def _ea_gone(self, name: str, at: float, cause: str) -> Any:
+        yield self.env.timeout(max(0.0, at - self.env.now))
+        ea = self.account.ea
+        assert ea is not None
+        if name not in ea.devices:
+            yield self.env.timeout(0)
+            if name not in ea.devices:
+                return
+        ea.gone(name, self.env.now, cause)
+        if cause in ("lost", "stolen", "decommissioned"):
+            by = [d.name for d in ea.active() if d.kind == "ea" and self.account.available(EA_USER, d.name)
+                  and d.name in ea.chain.confirmed]
+            if by:
+                self.behaviours.attempt(EA_USER, "revoke EA device",
+                                        lambda: self.account.revoke_ea_device(by[0], name, self.env.now))
+
+    # ------------------------------------------------------------ messages
+    def seal(self, user: str, app: str, sender: str) -> Sealed:
+        self._message_count += 1
+        mid = f"m{self._message_count}"
+        u = self.account.users[user]
+        sealed = u.seal(mid, app, mid.encode(), self.env.now)
+        self.sealed.append(sealed)
+        self.senders[mid] = sender
+        return sealed
+
+    # ------------------------------------------------------------ scripted events
+    def perform(self, e: Event) -> None:
+        """Carry out one timeline event; a refusal by the protocol is recorded."""
+        b, acc, now = self.behaviours, self.account, self.env.now
+        person = self.people.get(e.user or "")
+        if e.action == "revoke_ea_device":
+            ea = acc.ea
+            by = e.by or (ea and next((d.name for d in ea.active() if d.name != e.device), None))
+            b.attempt(EA_USER, e.action, lambda: acc.revoke_ea_device(str(by), str(e.device), now))
+            return
+        assert person is not None and e.user is not None
+        if e.action == "send":
+            b.send(e.user, str(e.app), e.to)
+            return
+        if e.user not in acc.users:
+            acc.log.add(now, e.user, "refused", e.device, detail=f"{e.action}: user has no device yet")
+            return
+        u = acc.users[e.user]
+
+        def run() -> Any:
+            match e.action:
+                case "approve":
+                    return u.batch_approve(str(e.by), now)
+                case "revoke" if e.by in ("web", "admin", "self"):
+                    return u.revoke_unsigned([str(e.device)], now, str(e.by))
+                case "revoke":
+                    if e.by is None:
+                        raise ProtocolError("revoke needs by: a device, or web/admin/self")
+                    return u.revoke(e.by, [str(e.device)], now)
+                case "lose" | "steal" | "wipe" | "decommission":
+                    cause = {"lose": "lost", "steal": "stolen", "wipe": "wiped",
+                             "decommission": "decommissioned"}[e.action]
+                    return b.go(person, str(e.device), cause)
+                case "online" | "offline":
+                    person.devices[str(e.device)].online = e.action == "online"
+                    if e.action == "online":
+                        b.came_online(person, str(e.device))
+                    return b.notify(person)
+                case "create_backup_key":
+                    return b.create_backup(person, str(e.by), e.name or f"backup-{len(person.papers) + 1}")
+                case "paper_lost":
+                    return b.paper_lost(person, str(e.device))
+                case "recover_backup":
+                    name = e.by or next(iter(person.papers), None)
+                    if name is None or name not in person.papers:
+                        raise ProtocolError("the user holds no backup-key string")
+                    return acc.recover_with_backup(e.user, person.papers[name], str(e.device), now)
+                case "enroll_escrow":
+                    return acc.enroll_escrow(e.user, str(e.by), now)
+                case "escrow_recover":
+                    ea = e.by or b._ea_device_for(person)
+                    if ea is None:
+                        raise ProtocolError("no available EA device holds the escrow generation")
+                    return acc.escrow_recover(e.user, ea, str(e.device), now)
+                case "rotate":
+                    return u.rotate(str(e.by), now)
+            raise ProtocolError(f"unknown action {e.action}")
+
+        try:
+            b.attempt(e.user, e.action, run)
+        except KeyError as exc:
+            acc.log.add(now, e.user, "refused", e.device, detail=f"{e.action}: unknown device {exc}")
+        b.notify(person)
+
+    # ------------------------------------------------------------ running
+    def run(self) -> Any:
+        from .analysis import build_result
+
+        self.env.run(until=self.scenario.horizon)
+        return build_result(self)
+
+
+def run(scenario: Scenario | str | Path, seed: int | None = None, rep: int = 0) -> Any:
+    """Simulate one history of ``scenario`` (a model or a YAML path) and analyse it.
+
+    Returns a :class:`~sim.analysis.Result`."""
+    if not isinstance(scenario, Scenario):
+        scenario = load(scenario)
+    return Simulation(scenario, seed, rep).run()

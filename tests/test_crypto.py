@@ -1,0 +1,394 @@
+"""Real-key building blocks: backup-key strings, reproducibility, post-quantum, box binding."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import numpy as np
+import pytest
+
+from sim.crypto import (
+    Argon2Cost,
+    BackupKeyError,
+    Crypto,
+    DecryptionFailed,
+    _backup_id,
+    decode_backup_key,
+    encode_backup_key,
+)
+from sim import protocol
+from sim.protocol import Account, content_binding
+
+CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# the message app sealed to the email key ("mail" since APP_KEY was introduced)
+MAIL = "mail" if "mail" in getattr(protocol, "APP_KEY", {}) else "email"
+FORMAT = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){7}$")
+
+
+def cheap(seed: int, post_quantum: bool = False) -> Crypto:
+    return Crypto(np.random.default_rng(seed), post_quantum=post_quantum, argon2=CHEAP)
+
+
+def secrets(n: int, seed: int = 0) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    return [rng.bytes(16) for _ in range(n)]
+
+
+def substitute(text: str, pos: int, char: str) -> str:
+    """Replace the ``pos``-th backup-key character (dashes not counted)."""
+    chars = list(text.replace("-", ""))
+    chars[pos] = char
+    s = "".join(chars)
+    return "-".join(s[i:i + 4] for i in range(0, 32, 4))
+
+
+# ------------------------------------------------------------------ backup-key strings
+
+
+@pytest.mark.parametrize("secret", secrets(20), ids=bytes.hex)
+def test_backup_key_round_trip_and_format(secret: bytes) -> None:
+    text = encode_backup_key(secret)
+    assert FORMAT.match(text), text
+    assert len(text.split("-")) == 8 and all(len(g) == 4 for g in text.split("-"))
+    key_id, back = decode_backup_key(text)
+    assert back == secret
+    assert key_id == text[:4] == _backup_id(secret)
+    # whitespace and missing dashes are tolerated
+    assert decode_backup_key(text.replace("-", ""))[1] == secret
+    assert decode_backup_key(text.replace("-", " "))[1] == secret
+
+
+def test_encode_rejects_wrong_secret_length() -> None:
+    for n in (0, 15, 17, 32):
+        with pytest.raises(ValueError):
+            encode_backup_key(bytes(n))
+
+
+@pytest.mark.parametrize("secret", secrets(3, seed=1), ids=bytes.hex)
+def test_every_single_substitution_is_corrected(secret: bytes) -> None:
+    text = encode_backup_key(secret)
+    chars = text.replace("-", "")
+    expected = (text[:4], secret)
+    checked = 0
+    for pos in range(32):
+        for c in CROCKFORD:
+            if c == chars[pos]:
+                continue
+            typo = substitute(text, pos, c)
+            assert decode_backup_key(typo) == expected, (pos, c, typo)
+            assert decode_backup_key(typo.lower()) == expected, (pos, c, typo)
+            checked += 1
+    assert checked == 32 * 31
+
+
+def _key_with_ones_and_zeros() -> tuple[bytes, str]:
+    for secret in secrets(500, seed=2):
+        text = encode_backup_key(secret)
+        body = text.replace("-", "")
+        if body.count("1") >= 2 and "0" in body:
+            return secret, text
+    raise AssertionError("no key with 1s and 0s found")  # pragma: no cover
+
+
+def test_lower_case_and_ambiguous_letters() -> None:
+    secret, text = _key_with_ones_and_zeros()
+    assert decode_backup_key(text.lower())[1] == secret
+    # I and L (either case) read as 1, O (either case) as 0
+    ones = iter("ILil" * 10)
+    mangled = "".join(next(ones) if ch == "1" else ch for ch in text)
+    mangled = mangled.replace("0", "O")
+    assert mangled != text and ("I" in mangled or "L" in mangled) and "O" in mangled
+    assert decode_backup_key(mangled) == (text[:4], secret)
+    assert decode_backup_key(mangled.lower()) == (text[:4], secret)
+    # ... and still one real typo on top of that is corrected
+    pos = next(i for i in range(32) if mangled.replace("-", "")[i] not in "ILilOo")
+    other = "Z" if mangled.replace("-", "")[pos] != "Z" else "Y"
+    assert decode_backup_key(substitute(mangled, pos, other))[1] == secret
+
+
+def test_two_errors_are_refused_never_a_wrong_secret() -> None:
+    rnd = random.Random(7)
+    keys = secrets(10, seed=3)
+    wrong, accepted, tried = [], [], 0
+    for secret in keys:
+        text = encode_backup_key(secret)
+        chars = text.replace("-", "")
+        for _ in range(1500):
+            p1, p2 = rnd.sample(range(32), 2)
+            typo = text
+            for p in (p1, p2):
+                typo = substitute(typo, p, rnd.choice([c for c in CROCKFORD if c != chars[p]]))
+            tried += 1
+            try:
+                _, got = decode_backup_key(typo)
+            except BackupKeyError:
+                continue
+            (accepted if got == secret else wrong).append((text, typo))
+    assert tried == 15000
+    assert wrong == [], f"{len(wrong)} two-error strings decoded to a WRONG secret: {wrong[:3]}"
+    assert accepted == [], f"{len(accepted)} two-error strings were accepted: {accepted[:3]}"
+
+
+def test_two_errors_exhaustive_in_check_region() -> None:
+    """Every pair of errors in the last group (check characters included) is refused."""
+    secret = secrets(1, seed=4)[0]
+    text = encode_backup_key(secret)
+    chars = text.replace("-", "")
+    n = 0
+    for p1 in range(28, 32):
+        for p2 in range(p1 + 1, 32):
+            for c1 in CROCKFORD:
+                for c2 in CROCKFORD:
+                    if c1 == chars[p1] or c2 == chars[p2]:
+                        continue
+                    typo = substitute(substitute(text, p1, c1), p2, c2)
+                    with pytest.raises(BackupKeyError):
+                        decode_backup_key(typo)
+                    n += 1
+    assert n == 6 * 31 * 31
+
+
+@pytest.mark.parametrize("text", [
+    "",
+    "ABCD-EFGH",
+    "0" * 31,
+    "0" * 33,
+    "UUUU-UUUU-UUUU-UUUU-UUUU-UUUU-UUUU-UUUU",
+    "ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345-67*9",
+])
+def test_unreadable_strings_are_refused(text: str) -> None:
+    with pytest.raises(BackupKeyError):
+        decode_backup_key(text)
+
+
+def test_account_refuses_strings_that_do_not_derive_the_backup_key() -> None:
+    crypto = cheap(11)
+    acc = Account(crypto)
+    u = acc.user("alice")
+    u.add_device("phone", 0)
+    text = acc.create_backup_key("alice", "phone", "backup", 1)
+    name, keys = acc.backup_keys("alice", text)
+    assert name == "backup"
+    assert keys.verify_key == u.devices["backup"].verify_key
+    assert keys.kem_public == u.devices["backup"].kem_public
+    # one typo is still the same key
+    chars = text.replace("-", "")
+    typo = substitute(text, 9, "Z" if chars[9] != "Z" else "Y")
+    assert acc.backup_keys("alice", typo)[1].verify_key == keys.verify_key
+    # two typos: refused, not a wrong key
+    typo2 = substitute(typo, 20, "Z" if chars[20] != "Z" else "Y")
+    with pytest.raises(BackupKeyError):
+        acc.backup_keys("alice", typo2)
+    # a well-formed string of another key: refused with a clear error
+    other = encode_backup_key(secrets(1, seed=12)[0])
+    assert other[:4] != text[:4]
+    with pytest.raises(BackupKeyError, match="no backup key"):
+        acc.backup_keys("alice", other)
+    # another user's salt: the same string does not name a key of bob
+    acc.user("bob").add_device("pc", 2)
+    with pytest.raises(BackupKeyError):
+        acc.backup_keys("bob", text)
+
+
+def test_same_key_id_but_other_secret_is_refused() -> None:
+    """A string that decodes cleanly to the key ID on the chain, but to another secret,
+    derives other keys and is refused (never used as if it were the backup key)."""
+    seen: dict[str, bytes] = {}
+    rnd = random.Random(5)
+    while True:
+        s = rnd.randbytes(16)
+        kid = _backup_id(s)
+        if kid in seen and seen[kid] != s:
+            s1, s2 = seen[kid], s
+            break
+        seen[kid] = s
+    crypto = cheap(13)
+    crypto.new_backup_string = lambda: encode_backup_key(s1)  # type: ignore[method-assign]
+    acc = Account(crypto)
+    u = acc.user("alice")
+    u.add_device("phone", 0)
+    text = acc.create_backup_key("alice", "phone", "backup", 1)
+    assert decode_backup_key(text) == (kid, s1)
+    impostor = encode_backup_key(s2)
+    assert decode_backup_key(impostor) == (kid, s2)
+    with pytest.raises(BackupKeyError, match="does not derive"):
+        acc.backup_keys("alice", impostor)
+    with pytest.raises(BackupKeyError):
+        acc.recover_with_backup("alice", impostor, "phone", 2)
+
+
+# ------------------------------------------------------------------ reproducibility
+
+
+def _small_account(seed: int, post_quantum: bool = False) -> Account:
+    acc = Account(cheap(seed, post_quantum))
+    u = acc.user("alice")
+    for i, n in enumerate(["a", "b", "c"]):
+        u.add_device(n, float(i))
+    u.batch_approve("a", 3.0)
+    acc.create_backup_key("alice", "a", "backup", 4.0)
+    u.revoke("a", ["c"], 5.0)
+    acc.enable_escrow("ea1", 6.0)
+    acc.enroll_escrow("alice", "a", 7.0)
+    u.rotate("b", 8.0)
+    acc.user("bob").add_device("pc", 9.0)
+    return acc
+
+
+def _trace(acc: Account) -> dict[str, object]:
+    assert acc.ea is not None
+    users = {**acc.users, "ea": acc.ea}
+    return {
+        "device_keys": {(u, n): (d.verify_key, d.kem_public.raw)
+                        for u, user in users.items() for n, d in user.devices.items()},
+        "generations": {(u, g.number): tuple(g.public[a].raw for a in sorted(g.public))
+                        for u, user in users.items() for g in user.generations},
+        "chain_hashes": {u: [link.hash for link in user.chain.links] for u, user in users.items()},
+        "account_chain": [link.hash for link in acc.chain.links],
+        "fingerprints": {u: acc.fingerprint(u) for u in [*acc.users, "escrow-admins"]},
+        "backup_strings": dict(acc.backup_strings),
+    }
+
+
+def test_same_seed_same_keys_hashes_and_fingerprints() -> None:
+    t1, t2 = _trace(_small_account(42)), _trace(_small_account(42))
+    for k in t1:
+        assert t1[k] == t2[k], k
+    assert len(t1["device_keys"]) >= 8  # type: ignore[arg-type]
+    fp = t1["fingerprints"]["alice"]  # type: ignore[index]
+    assert re.fullmatch(r"[0-9a-f]{4}( [0-9a-f]{4}){15}", fp)
+
+
+def test_different_seed_different_keys_hashes_and_fingerprints() -> None:
+    t1, t2 = _trace(_small_account(42)), _trace(_small_account(43))
+    assert t1["device_keys"].keys() == t2["device_keys"].keys()  # type: ignore[attr-defined]
+    for key in t1["device_keys"]:  # type: ignore[attr-defined]
+        assert t1["device_keys"][key] != t2["device_keys"][key], key  # type: ignore[index]
+    for key in t1["generations"]:  # type: ignore[attr-defined]
+        assert t1["generations"][key] != t2["generations"][key], key  # type: ignore[index]
+    for user in t1["chain_hashes"]:  # type: ignore[attr-defined]
+        h1, h2 = t1["chain_hashes"][user], t2["chain_hashes"][user]  # type: ignore[index]
+        assert len(h1) == len(h2) and not set(h1) & set(h2), user
+    for user in t1["fingerprints"]:  # type: ignore[attr-defined]
+        assert t1["fingerprints"][user] != t2["fingerprints"][user]  # type: ignore[index]
+    assert t1["backup_strings"] != t2["backup_strings"]
+
+
+def test_fingerprint_tracks_both_tails() -> None:
+    acc = _small_account(1)
+    before = acc.fingerprint("alice")
+    assert acc.fingerprint("alice") == before  # pure
+    acc.users["alice"].rotate("a", 10.0)
+    after_user = acc.fingerprint("alice")
+    assert after_user != before
+    assert acc.fingerprint("bob") != after_user
+
+
+# ------------------------------------------------------------------ post-quantum
+
+
+def test_post_quantum_mail_is_hybrid_voicemail_is_x25519() -> None:
+    acc = _small_account(3, post_quantum=True)
+    u = acc.users["alice"]
+    for g in u.generations:
+        assert g.public["email"].hybrid
+        assert not g.public["voicemail"].hybrid
+        assert not g.public["general"].hybrid
+        assert len(g.public["email"].raw) == 32 + 1184  # X25519 + ML-KEM-768 public key
+        assert len(g.public["voicemail"].raw) == 32
+    for d in u.devices.values():
+        assert d.kem_public.hybrid
+    # boxes open, and both kinds of content decrypt on a device that knows the generation
+    assert set(u.knows("a")) == u.boxed("a") == {g.number for g in u.generations}
+    mail = u.seal("m1", MAIL, b"post-quantum mail", 11.0)
+    vm = u.seal("v1", "voicemail", b"voicemail", 11.0)
+    for d in ("a", "b"):
+        assert u.can_decrypt(d, mail) and u.can_decrypt(d, vm)
+    assert u.open(mail, u.knows("b")[mail.generation]) == b"post-quantum mail"
+    assert u.open(vm, u.knows("b")[vm.generation]) == b"voicemail"
+
+
+def test_classical_mode_is_x25519_everywhere() -> None:
+    acc = _small_account(3)
+    u = acc.users["alice"]
+    assert all(not k.hybrid for g in u.generations for k in g.public.values())
+    assert all(not d.kem_public.hybrid for d in u.devices.values())
+
+
+# ------------------------------------------------------------------ box binding
+
+
+def test_box_opens_only_with_its_binding_and_key() -> None:
+    crypto = cheap(21)
+    dev, other = crypto.new_device_keys(), crypto.new_device_keys()
+    seed = crypto.random(32)
+    binding = b"alice/3/phone/laptop"
+    box = crypto.seal_box(seed, dev.kem_public, binding)
+    assert crypto.open_box(box, dev.kem, binding) == seed
+    for wrong in (b"bob/3/phone/laptop", b"alice/4/phone/laptop",
+                  b"alice/3/tablet/laptop", b"alice/3/phone/tablet"):
+        with pytest.raises(DecryptionFailed):
+            crypto.open_box(box, dev.kem, wrong)
+    with pytest.raises(DecryptionFailed):
+        crypto.open_box(box, other.kem, binding)
+    tampered = bytearray(box)
+    tampered[-1] ^= 1
+    with pytest.raises(DecryptionFailed):
+        crypto.open_box(bytes(tampered), dev.kem, binding)
+    # a box is not a content ciphertext with the same binding
+    with pytest.raises(DecryptionFailed):
+        crypto.open_content(box, dev.kem, binding)
+
+
+@pytest.mark.parametrize("post_quantum", [False, True])
+def test_real_box_on_a_user_is_bound_to_user_generation_sender_recipient(post_quantum: bool) -> None:
+    acc = _small_account(22, post_quantum)
+    u = acc.users["alice"]
+    g = u.latest.number
+    box = u.boxes[(g, "b")]
+    keys = u.devices["b"].keys
+    assert keys is not None
+    good = u._binding(g, box.sender, "b")
+    assert acc.crypto.open_box(box.ciphertext, keys.kem, good) == u.knows("b")[g]
+    for wrong in (acc.users["bob"]._binding(g, box.sender, "b"),
+                  u._binding(g - 1, box.sender, "b"),
+                  u._binding(g, "c" if box.sender != "c" else "a", "b"),
+                  u._binding(g, box.sender, "a")):
+        assert wrong != good
+        with pytest.raises(DecryptionFailed):
+            acc.crypto.open_box(box.ciphertext, keys.kem, wrong)
+
+
+def test_content_binding() -> None:
+    acc = _small_account(23)
+    u = acc.users["alice"]
+    m = u.seal("m1", MAIL, b"hi", 20.0)
+    seed = u.knows("a")[m.generation]
+    key = u.generation_keys(m.generation, seed).email
+    assert acc.crypto.open_content(m.ciphertext, key, m.binding) == b"hi"
+    assert m.binding == content_binding("alice", MAIL, m.generation, "m1")
+    for wrong in (content_binding("bob", MAIL, m.generation, "m1"),
+                  content_binding("alice", "voicemail", m.generation, "m1"),
+                  content_binding("alice", MAIL, m.generation - 1, "m1"),
+                  content_binding("alice", MAIL, m.generation, "m2")):
+        with pytest.raises(DecryptionFailed):
+            acc.crypto.open_content(m.ciphertext, key, wrong)
+    # the voicemail key of the same generation does not open mail
+    with pytest.raises(DecryptionFailed):
+        acc.crypto.open_content(m.ciphertext, u.generation_keys(m.generation, seed).voicemail,
+                                m.binding)
+
+
+def test_operation_counters() -> None:
+    crypto = cheap(24)
+    acc = Account(crypto)
+    u = acc.user("alice")
+    u.add_device("a", 0)
+    u.add_device("b", 1)
+    u.knows("b")
+    acc.create_backup_key("alice", "a", "bk", 2)
+    assert crypto.ops["box_seal"] >= 3 and crypto.ops["box_open"] >= 1
+    assert crypto.ops["sign"] >= 4 and crypto.ops["verify"] >= 4
+    assert crypto.ops["argon2id"] == 1
