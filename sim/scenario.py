@@ -1,7 +1,7 @@
 """Scenario files: pydantic models of the YAML, and loading with one-line errors.
 
-Durations carry units (``90d``, ``12h``, ``2w``, ``1y``, ``30m``); a bare
-number is refused. Random quantities are distributions: ``{exp: 30d}``,
+Durations carry units (``90d``, ``12h``, ``2w``, ``1y``, ``30m``, or sums
+such as ``1d12h``); a bare number is refused. Random quantities are distributions: ``{exp: 30d}``,
 ``{uniform: [1d, 3d]}``, ``{lognormal: {median: 30d, sigma: 0.5}}``,
 ``{normal: {mean: 2y, sd: 90d}}`` (truncated at 0), ``{fixed: 2d}``, or a bare
 duration meaning fixed. Times are days from the scenario start.
@@ -32,7 +32,8 @@ from pydantic import (
 from .crypto import Argon2Cost
 
 _UNITS = {"m": 1 / 1440, "h": 1 / 24, "d": 1.0, "w": 7.0, "y": 365.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(m|h|d|w|y)\s*$")
+_PART = r"(\d+(?:\.\d*)?|\.\d+)\s*(m|h|d|w|y)"
+_DURATION = re.compile(rf"^\s*(?:{_PART}\s*)+$")
 
 
 class ScenarioError(Exception):
@@ -51,10 +52,9 @@ def parse_duration(value: Any) -> float:
         raise ValueError(f"expected a duration like '30d', found {value!r}")
     if value.strip().startswith("-"):
         raise ValueError(f"duration {value!r} is negative")
-    m = _DURATION.match(value)
-    if not m:
-        raise ValueError(f"expected a duration like '30d' (units m h d w y), found {value!r}")
-    return float(m.group(1)) * _UNITS[m.group(2)]
+    if not _DURATION.match(value):
+        raise ValueError(f"expected a duration like '30d' or '1d12h' (units m h d w y), found {value!r}")
+    return sum(float(n) * _UNITS[u] for n, u in re.findall(_PART, value))
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+from sim import protocol
 from sim.crypto import (
     Argon2Cost,
     BackupKeyError,
@@ -17,7 +18,6 @@ from sim.crypto import (
     decode_backup_key,
     encode_backup_key,
 )
-from sim import protocol
 from sim.protocol import Account, content_binding
 
 CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)

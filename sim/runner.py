@@ -1,0 +1,525 @@
+"""Monte Carlo sweeps: replications × a grid of scenario overrides, on any executor.
+
+A sweep ships plain data to its workers — the raw scenario mapping, one grid
+point's overrides, the root seed and a batch of replication numbers — never
+SimPy environments or key objects. Replication ``r`` of every grid point uses
+the streams of ``SeedSequence(seed, spawn_key=(r, …))`` (common random numbers
+across grid points), so the table does not depend on the executor, the batch
+size or the order in which batches finish. With an output folder, every
+finished batch is written as a shard, and ``resume=True`` runs only the
+replications that no shard holds.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import itertools
+import json
+import math
+import multiprocessing
+import platform
+import sys
+import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel
+
+from .analysis import atomic_write
+from .scenario import Scenario, ScenarioError, apply_overrides, parse_duration, read_yaml, scenario_hash, validate
+
+# Summary keys that describe the configuration rather than the outcome.
+CONFIG_KEYS = frozenset({"scenario", "seed", "rep", "start_date", "post_quantum", "argon2"})
+ID_COLUMNS = ("run_id", "point", "rep", "seed", "label")
+# Outcome columns in this order first; any other numeric summary key follows, sorted.
+SUMMARY_ORDER = ("horizon_days", "messages", "readable", "recoverable", "lost", "fraction_lost",
+                 "any_loss", "first_loss_at", "generations_lost", "exposed", "fraction_exposed")
+TABLE, MANIFEST, SHARDS, TRACES = "sweep", "manifest.json", "shards", "traces"
+VERSIONED = ("dmesim", "numpy", "pandas", "pyarrow", "simpy", "cryptography", "pydantic", "scipy",
+             "matplotlib")
+
+
+class SweepError(Exception):
+    """A sweep that cannot run as asked; ``str()`` is one readable line."""
+
+
+# ---------------------------------------------------------------- the grid
+
+
+def parse_vary(items: Iterable[str]) -> dict[str, list[Any]]:
+    """``["behaviour.backup_keys.count=0,1,2"]`` → ``{"behaviour.backup_keys.count": [0, 1, 2]}``.
+
+    Each value is read as YAML (``0`` is a number, ``30d`` a string, ``{exp: 2d}`` a
+    mapping); commas inside brackets or braces do not split, and ``PATH=[a, b]``
+    gives the list as one YAML sequence."""
+    vary: dict[str, list[Any]] = {}
+    for item in items:
+        path, sep, text = item.partition("=")
+        path = path.strip()
+        if not sep or not path or not text.strip():
+            raise SweepError(f"--vary {item!r}: expected PATH=v1,v2,… (e.g. behaviour.backup_keys.count=0,1,2)")
+        try:
+            if text.strip().startswith("["):
+                values = yaml.safe_load(text)
+            else:
+                values = [yaml.safe_load(part) for part in _split_top(text)]
+        except yaml.YAMLError as exc:
+            raise SweepError(f"--vary {path}: cannot read {text!r} as YAML values ({exc})") from None
+        if not isinstance(values, list) or not values:
+            raise SweepError(f"--vary {path}: expected a non-empty list of values, found {text!r}")
+        vary[path] = values
+    return vary
+
+
+def _split_top(text: str) -> list[str]:
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch in "[{"
+        depth -= ch in "]}"
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [*parts, cur]
+
+
+def grid(vary: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    """The cartesian product of ``vary``, first path slowest; ``[{}]`` when nothing varies."""
+    paths = list(vary)
+    return [dict(zip(paths, values, strict=True)) for values in itertools.product(*vary.values())]
+
+
+def _show(value: Any) -> Any:
+    """A table cell for a parameter value: scalars as they are, the rest as YAML flow text."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6).strip()
+
+
+def _label(overrides: Mapping[str, Any]) -> str:
+    if not overrides:
+        return "base"
+    return ", ".join(f"{'.'.join(p.split('.')[-2:])}={'none' if v is None else _show(v)}"
+                     for p, v in overrides.items())
+
+
+def _columns(points: list[dict[str, Any]]) -> dict[str, dict[int, Any]]:
+    """Parameter column values per point; a column mixing types is written as text so that
+    Parquet can hold it."""
+    out: dict[str, dict[int, Any]] = {}
+    for path in points[0] if points else {}:
+        cells = {i: _show(p[path]) for i, p in enumerate(points)}
+        kinds = {bool if isinstance(v, bool) else float if isinstance(v, int | float) else type(v)
+                 for v in cells.values() if v is not None}
+        if len(kinds) > 1:
+            cells = {i: None if v is None else str(v) for i, v in cells.items()}
+        out[path] = cells
+    return out
+
+
+# ---------------------------------------------------------------- scenario data
+
+
+def _is_duration(field: Any) -> bool:
+    def has(meta: Iterable[Any]) -> bool:
+        return any(getattr(m, "func", None) is parse_duration for m in meta)
+
+    return has(field.metadata) or any(has(getattr(a, "__metadata__", ()))
+                                      for a in typing.get_args(field.annotation))
+
+
+def _days(x: float) -> str:
+    return f"{format(Decimal(repr(float(x))), 'f')}d"  # exact round trip, no exponent
+
+
+def _raw(value: Any, duration: bool = False) -> Any:
+    if isinstance(value, BaseModel):
+        fields = type(value).model_fields
+        return {name: _raw(getattr(value, name), _is_duration(fields[name]))
+                for name in fields if name in value.model_fields_set}
+    if isinstance(value, list | tuple):
+        return [_raw(v, duration) for v in value]
+    if isinstance(value, dict):
+        return {k: _raw(v) for k, v in value.items()}
+    if duration and isinstance(value, int | float) and not isinstance(value, bool):
+        return _days(value)
+    return value
+
+
+def scenario_data(scenario: Scenario | Mapping[str, Any] | str | Path) -> tuple[dict[str, Any], str]:
+    """The raw (YAML-level) data of a scenario and a name for error messages.
+
+    A :class:`~sim.scenario.Scenario` model is turned back into the mapping that
+    validates to it (only the keys that were given, durations in days)."""
+    if isinstance(scenario, Scenario):
+        data = _raw(scenario)
+        if scenario_hash(validate(data)) != scenario_hash(scenario):  # pragma: no cover - safety net
+            raise SweepError("this Scenario object cannot be turned back into scenario data; "
+                             "pass the YAML path or the raw mapping")
+        return data, f"<scenario {scenario.name}>"
+    if isinstance(scenario, Mapping):
+        return dict(scenario), "<scenario>"
+    data = read_yaml(scenario)
+    if not isinstance(data, dict):
+        validate(data, str(scenario))  # raises the one-line error
+    return data, str(scenario)
+
+
+# ---------------------------------------------------------------- one batch (runs on workers)
+
+
+def summary_row(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The numeric outcome figures of a :class:`~sim.analysis.Result` summary, flat:
+    ``ops`` (and any other mapping of numbers) as ``ops_<name>``, ``horizon`` as
+    ``horizon_days``, missing values as NaN."""
+    row: dict[str, Any] = {}
+    for key, value in summary.items():
+        if key in CONFIG_KEYS:
+            continue
+        if key == "horizon":
+            key = "horizon_days"
+        if isinstance(value, Mapping):
+            for name, v in value.items():
+                if isinstance(v, int | float) and not isinstance(v, bool):
+                    row[f"{key}_{name}"] = v
+        elif value is None:
+            row[key] = math.nan
+        elif isinstance(value, bool | int | float):
+            row[key] = value
+    return row
+
+
+def run_batch(data: dict[str, Any], file: str, overrides: dict[str, Any], seed: int | None,
+              reps: list[int], traces: bool = False) -> dict[str, Any]:
+    """Run replications ``reps`` of one grid point; return plain rows (and message tables).
+
+    This is what a worker executes: everything in and out is plain data."""
+    from .simulation import Simulation
+
+    scenario = validate(apply_overrides(data, overrides, file), file)
+    rows, tables = [], []
+    for rep in reps:
+        result = Simulation(scenario, seed, rep).run()
+        rows.append({"rep": rep, "seed": int(result.summary["seed"]), **summary_row(result.summary)})
+        if traces:
+            tables.append(result.messages.assign(rep=rep))
+    return {"rows": rows, "traces": pd.concat(tables, ignore_index=True) if tables else None}
+
+
+# ---------------------------------------------------------------- executors
+
+
+@dataclass(frozen=True)
+class _Task:
+    point: int
+    reps: tuple[int, ...]
+
+    @property
+    def name(self) -> str:
+        return f"p{self.point:05d}-r{self.reps[0]:07d}-{self.reps[-1]:07d}"
+
+
+@contextmanager
+def _executor(workers: int | None, scheduler: str | None,
+              executor: cf.Executor | None) -> Iterator[tuple[cf.Executor | None, int, str]]:
+    """(executor or None for in-process, number of workers, description)."""
+    if executor is not None:
+        yield executor, max(1, getattr(executor, "_max_workers", 1) or 1), type(executor).__name__
+        return
+    if scheduler:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise SweepError("--scheduler needs dask.distributed: pip install 'dmesim[dask]'") from None
+        cluster = None
+        try:
+            if scheduler == "local":
+                cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+                client = Client(cluster)
+            elif scheduler.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
+                client = Client(scheduler, timeout="20s")
+            else:
+                raise SweepError(f"--scheduler {scheduler!r}: expected 'local' or tcp://HOST:PORT")
+        except OSError as exc:
+            if cluster is not None:
+                cluster.close()
+            raise SweepError(f"cannot reach the dask scheduler {scheduler}: {exc}") from None
+        try:
+            n = max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
+            yield client.get_executor(pure=False), n, f"dask {scheduler}"
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        return
+    if workers is not None and workers >= 1:
+        # spawn: a clean interpreter per worker, the same on every platform and safe with threads
+        pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            yield pool, workers, f"processes ({workers})"
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return
+    yield None, 1, "serial"
+
+
+def _outcomes(executor: cf.Executor | None, tasks: list[_Task],
+              call: Callable[[_Task], tuple[Any, ...]]) -> Iterator[tuple[_Task, dict[str, Any]]]:
+    """Finished batches as they complete (in task order when serial)."""
+    if executor is None:
+        for task in tasks:
+            fn, *args = call(task)
+            yield task, fn(*args)
+        return
+    futures = {executor.submit(*call(task)): task for task in tasks}
+    try:
+        for fut in cf.as_completed(futures):
+            yield futures[fut], fut.result()
+    finally:
+        for fut in futures:
+            fut.cancel()
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _frame(task: _Task, rows: list[dict[str, Any]], point_cols: dict[str, Any], label: str) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    df.insert(0, "run_id", [f"p{task.point}-r{r}" for r in df["rep"]])
+    df.insert(1, "point", task.point)
+    df.insert(4, "label", label)
+    for i, (path, value) in enumerate(point_cols.items()):
+        df.insert(5 + i, path, [value] * len(df))
+    return df
+
+
+def _assemble(frames: list[pd.DataFrame], params: list[str]) -> pd.DataFrame:
+    """One table from batch frames: deduplicated, sorted by grid point then rep, fixed
+    column order and dtypes (so every executor and every resume gives the same table)."""
+    if not frames:
+        return pd.DataFrame(columns=[*ID_COLUMNS, *params])
+    df = pd.concat(frames, ignore_index=True)
+    df = df.drop_duplicates(["point", "rep"]).sort_values(["point", "rep"], kind="stable")
+    df = df.reset_index(drop=True)
+    fixed = [*ID_COLUMNS, *params]
+    rest = [c for c in df.columns if c not in fixed]
+    ops = sorted(c for c in rest if c.startswith("ops_"))
+    known = [c for c in SUMMARY_ORDER if c in rest]
+    other = sorted(c for c in rest if c not in ops and c not in known)
+    df = df[[*fixed, *known, *other, *ops]]
+    for c in ops:  # an operation that never happened in a replication counted 0 times
+        df[c] = df[c].fillna(0).astype("int64")
+    for c in ("point", "rep", "seed"):
+        df[c] = df[c].astype("int64")
+    if "any_loss" in df:
+        df["any_loss"] = df["any_loss"].astype(bool)
+    return df
+
+
+def _write_table(out: Path, name: str, df: pd.DataFrame, csv: bool = True) -> None:
+    atomic_write(out / f"{name}.parquet", lambda p: df.to_parquet(p, index=False))
+    if csv:
+        atomic_write(out / f"{name}.csv", lambda p: df.to_csv(p, index=False))
+
+
+def _write_shard(out: Path, task: _Task, frame: pd.DataFrame, traces: pd.DataFrame | None) -> None:
+    """Traces first: a summary shard on disk means its whole batch is saved."""
+    if traces is not None:
+        atomic_write(out / TRACES / f"{task.name}.parquet", lambda p: traces.to_parquet(p, index=False))
+    atomic_write(out / SHARDS / f"{task.name}.parquet", lambda p: frame.to_parquet(p, index=False))
+
+
+def _read_shards(folder: Path) -> list[pd.DataFrame]:
+    return [pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))]
+
+
+def read_sweep(out: str | Path) -> pd.DataFrame:
+    """The table of the sweep written to ``out`` (assembled from its shards if unfinished)."""
+    out = Path(out)
+    if (out / f"{TABLE}.parquet").exists():
+        return pd.read_parquet(out / f"{TABLE}.parquet")
+    if not (out / MANIFEST).exists():
+        raise FileNotFoundError(f"{out}: not a sweep folder (no {MANIFEST}); use dmesim sweep --out")
+    manifest = json.loads((out / MANIFEST).read_text())
+    return _assemble(_read_shards(out / SHARDS), list(manifest["vary"]))
+
+
+def read_traces(out: str | Path) -> pd.DataFrame:
+    """The message tables of every replication of a sweep run with ``traces=True``, with
+    ``run_id``, ``point`` and ``rep`` columns."""
+    out = Path(out)
+    frames = _read_shards(out / TRACES)
+    if not frames:
+        raise FileNotFoundError(f"{out}: no traces (run the sweep with --traces)")
+    df = pd.concat(frames, ignore_index=True)
+    df.insert(0, "run_id", "p" + df["point"].astype(str) + "-r" + df["rep"].astype(str))
+    first = ["run_id", "point", "rep"]
+    return (df[first + [c for c in df.columns if c not in first]]
+            .sort_values(["point", "rep"], kind="stable").reset_index(drop=True))
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in (*VERSIONED, *(("dask", "distributed") if "distributed" in sys.modules else ())):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None = None,
+          vary: Mapping[str, list[Any]] | None = None, seed: int | None = None, *,
+          workers: int | None = None, scheduler: str | None = None,
+          executor: cf.Executor | None = None, out: str | Path | None = None, resume: bool = False,
+          traces: bool = False, batch_size: int | None = None, progress: bool = False,
+          ) -> pd.DataFrame:
+    """Run ``reps`` replications at every point of the ``vary`` grid; one row per replication.
+
+    Args:
+        scenario: a YAML path, the raw scenario mapping, or a ``Scenario``.
+        reps: replications per grid point (default: the scenario's ``sweep.reps``, else 100).
+        vary: dotted path → values (merged over the scenario's ``sweep.vary``).
+        seed: root seed (default: each grid point's scenario seed).
+        workers: run on a process pool of this many workers.
+        scheduler: ``"local"`` (a 2-worker dask LocalCluster) or ``"tcp://HOST:PORT"``.
+        executor: any ``concurrent.futures.Executor`` (overrides workers and scheduler).
+        out: folder for ``sweep.parquet``, ``sweep.csv``, ``manifest.json`` and shards.
+        resume: continue the sweep already in ``out``, running only missing replications.
+        traces: also keep every replication's message table (needs ``out``; see
+            :func:`read_traces`).
+        batch_size: replications per task (default: about four tasks per worker, at most 20).
+        progress: show a tqdm bar on a terminal.
+
+    Returns:
+        The tidy table: ``run_id, point, rep, seed, label``, one column per varied path, then
+        the numeric summary figures of each replication (see :func:`summary_row`).
+    """
+    data, file = scenario_data(scenario)
+    base = validate(data, file)
+    spec = base.sweep
+    reps = reps if reps is not None else (spec.reps if spec is not None else 100)
+    if reps < 1:
+        raise SweepError(f"reps must be at least 1, found {reps}")
+    full_vary = {**(spec.vary if spec is not None else {}), **dict(vary or {})}
+    points = grid(full_vary)
+    point_scenarios = [validate(apply_overrides(data, p, file), file) for p in points]
+    seeds = [seed if seed is not None else s.seed for s in point_scenarios]
+    columns = _columns(points)
+    labels = [_label(p) for p in points]
+    params = list(full_vary)
+    if traces and out is None:
+        raise SweepError("traces are written to the output folder: give out=…")
+
+    outdir = Path(out) if out is not None else None
+    done: set[tuple[int, int]] = set()
+    frames: list[pd.DataFrame] = []
+    manifest = {
+        "dmesim_sweep": 1, "scenario": base.name, "file": file,
+        "scenario_hash": scenario_hash(base.model_copy(update={"sweep": None})),
+        "seed": seed, "reps": reps, "vary": full_vary, "traces": traces,
+        "points": [{"point": i, "label": labels[i], "overrides": p, "seed": seeds[i],
+                    "scenario_hash": scenario_hash(s)}
+                   for i, (p, s) in enumerate(zip(points, point_scenarios, strict=True))],
+    }
+    if outdir is not None:
+        frames, done = _prepare(outdir, manifest, resume)
+
+    todo = {i: [r for r in range(reps) if (i, r) not in done] for i in range(len(points))}
+    frames = [f[f["rep"] < reps] for f in frames]
+    total = sum(len(v) for v in todo.values())
+
+    with _executor(workers, scheduler, executor) as (pool, n_workers, how):
+        size = batch_size or max(1, min(20, math.ceil(total / (4 * n_workers)) if total else 1))
+        tasks = [_Task(i, tuple(rs[k:k + size])) for i, rs in todo.items() for k in range(0, len(rs), size)]
+        if outdir is not None:
+            manifest |= {"executor": how, "batch_size": size, "versions": versions(), "complete": False}
+            _write_manifest(outdir, manifest)
+        bar = _bar(progress, total, reps * len(points))
+        try:
+            for task, result in _outcomes(pool, tasks, lambda t: (
+                    run_batch, data, file, points[t.point], seeds[t.point], list(t.reps), traces)):
+                frame = _frame(task, result["rows"], {p: columns[p][task.point] for p in params},
+                               labels[task.point])
+                if outdir is not None:
+                    tr = result["traces"]
+                    if tr is not None:
+                        tr = tr.assign(point=task.point)
+                    _write_shard(outdir, task, frame, tr)
+                frames.append(frame)
+                bar.update(len(task.reps))
+        finally:
+            bar.close()
+
+    df = _assemble(frames, params)
+    if outdir is not None:
+        _write_table(outdir, TABLE, df)
+        manifest |= {"complete": True, "rows": len(df), "executed": total}
+        _write_manifest(outdir, manifest)
+    return df
+
+
+def _bar(progress: bool, total: int, of: int) -> Any:
+    from tqdm.auto import tqdm
+
+    # disable=None: tqdm turns itself off when stderr is not a terminal
+    return tqdm(total=total, unit="rep", desc="sweep", disable=None if progress else True,
+                postfix=None if total == of else f"{of - total} already done", dynamic_ncols=True)
+
+
+def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    atomic_write(out / MANIFEST, lambda p: Path(p).write_text(json.dumps(manifest, indent=2, default=str)))
+
+
+def _prepare(out: Path, manifest: dict[str, Any], resume: bool) -> tuple[list[pd.DataFrame],
+                                                                          set[tuple[int, int]]]:
+    """Check the output folder; on resume, the frames and (point, rep) pairs already done."""
+    if out.exists() and not out.is_dir():
+        raise SweepError(f"{out} is a file, not a folder")
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise SweepError(f"{out} exists and is not empty; add --resume to continue the sweep "
+                         "saved there, or choose another --out")
+    (out / SHARDS).mkdir(parents=True, exist_ok=True)
+    if manifest["traces"]:
+        (out / TRACES).mkdir(exist_ok=True)
+    if not resume or not (out / MANIFEST).exists():
+        if resume and any(p.name not in (SHARDS, TRACES) for p in out.iterdir()):
+            raise SweepError(f"{out} holds no sweep ({MANIFEST} is missing); choose another --out")
+        return [], set()
+    old = json.loads((out / MANIFEST).read_text())
+    for key, what in (("scenario_hash", "scenario"), ("seed", "seed"), ("traces", "traces setting")):
+        if old.get(key) != manifest[key]:
+            raise SweepError(f"{out} holds a sweep with a different {what}; resume needs the same "
+                             "scenario, seed, --vary grid and traces setting")
+    if [p["scenario_hash"] for p in old.get("points", [])] != \
+            [p["scenario_hash"] for p in manifest["points"]]:
+        raise SweepError(f"{out} holds a sweep over a different --vary grid; resume needs the same "
+                         "scenario, seed, --vary grid and traces setting")
+    for stale in [*(out / SHARDS).glob(".*.tmp"), *(out / TRACES).glob(".*.tmp")]:
+        stale.unlink(missing_ok=True)  # left by a killed write; the shard itself was never renamed
+    frames = _read_shards(out / SHARDS)
+    done = {(int(p), int(r)) for f in frames for p, r in zip(f["point"], f["rep"], strict=True)}
+    return frames, done
+
+
+__all__ = ["SweepError", "grid", "parse_vary", "read_sweep", "read_traces", "run_batch", "scenario_data",
+           "summary_row", "sweep"]
+
+
+def _unused(_: ScenarioError) -> None:  # pragma: no cover - keeps the re-export visible to ruff
+    pass

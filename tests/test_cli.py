@@ -1,0 +1,128 @@
+"""The dmesim command: the main job, bad input, explain."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from helpers import SCENARIOS
+from sim.cli import main
+
+GOOD = "horizon: 30d\nusers:\n  - name: alice\n    devices:\n      - {name: phone}\n"
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(main, list(args))
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_run_writes_tables_charts_and_summary(tmp_path: Path) -> None:
+    code, out, _ = invoke("run", str(SCENARIOS / "help_article.yaml"), "--out", str(tmp_path))
+    assert code == 0
+    assert "lost" in out and "2 (40.0%)" in out
+    for name in ("messages", "devices", "events", "holders", "generations"):
+        csv = pd.read_csv(tmp_path / f"{name}.csv")
+        pq = pd.read_parquet(tmp_path / f"{name}.parquet")
+        assert len(csv) == len(pq) > 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["lost"] == 2 and summary["first_loss_at"] == 30.0
+    assert summary["ops"]["content_seal"] == 5
+    for png in ("timeline.png", "approval_graph.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_seed_option_changes_a_stochastic_history(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    invoke("run", str(SCENARIOS / "quickstart.yaml"), "--out", str(a), "--no-charts")
+    invoke("run", str(SCENARIOS / "quickstart.yaml"), "--out", str(b), "--no-charts", "--seed", "99")
+    assert not pd.read_csv(a / "messages.csv").equals(pd.read_csv(b / "messages.csv"))
+
+
+def test_explain_agrees_with_the_tables(tmp_path: Path) -> None:
+    invoke("run", str(SCENARIOS / "help_article.yaml"), "--out", str(tmp_path), "--no-charts")
+    code, out, _ = invoke("explain", str(tmp_path), "--message", "m1", "--device", "tablet")
+    assert code == 0
+    assert "generation 1" in out and "Status: lost." in out
+    assert "holds no box for generation 1" in out
+    assert "phone (physical, boxed day 0 by phone, unavailable since day 30: phone lost)" in out
+    assert "permanently lost" in out and "tablet cannot decrypt it" in out
+    code, out, _ = invoke("explain", str(tmp_path), "--message", "m3", "--device", "tablet")
+    assert "Status: readable." in out and "tablet decrypts it" in out
+    code, _, err = invoke("explain", str(tmp_path), "--message", "m999", "--device", "tablet")
+    assert code == 2 and err.strip() == "dmesim: no message 'm999'"
+    code, _, err = invoke("explain", str(tmp_path / "nope"), "--message", "m1", "--device", "tablet")
+    assert code == 2 and "not a run folder" in err
+
+
+BAD = {
+    "unknown key": ("horizon: 30d\nusers: [{name: a, devices: [{name: p, colour: red}]}]\n",
+                    "users[0].devices[0].colour: unknown key"),
+    "wrong type": ("horizon: 30d\nusers: [{name: a, devices: [{name: p}]}]\npost_quantum: maybe\n",
+                   "post_quantum: Input should be a valid boolean"),
+    "negative duration": ("horizon: 30d\nusers: [{name: a, devices: [{name: p, joins_at: -3d}]}]\n",
+                          "users[0].devices[0].joins_at.fixed: duration '-3d' is negative"),
+    "unit-less duration": ("horizon: 30\nusers: [{name: a, devices: [{name: p}]}]\n",
+                           "horizon: duration 30 has no unit"),
+    "unknown device": ("horizon: 30d\nusers: [{name: a, devices: [{name: p}]}]\n"
+                       "timeline: [{at: 1d, action: lose, user: a, device: tablet}]\n",
+                       "timeline[0].device: unknown device 'tablet' of a"),
+    "probability above 1": ("horizon: 30d\nusers: [{name: a, devices: [{name: p}]}]\n"
+                            "behaviour: {approval: {probability: 1.5}}\n",
+                            "behaviour.approval.probability: Input should be less than or equal to 1"),
+    "malformed YAML": ("horizon: [30d\nusers: {\n", "line 2, column 6: malformed YAML"),
+    "empty file": ("", "the file is empty"),
+    "yaml boolean": ("horizon: 30d\nusers: [{name: no, devices: [{name: p}]}]\n",
+                     "users[0].name: Input should be a valid string (found False); YAML reads"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_bad_scenario_gets_one_line_exit_2_no_traceback(tmp_path: Path, case: str, command: str) -> None:
+    text, expected = BAD[case]
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    code, out, err = invoke(command, str(f))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert str(f) in lines[0] and expected in lines[0]
+    assert "Traceback" not in err + out
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_missing_file_and_directory(tmp_path: Path, command: str) -> None:
+    code, _, err = invoke(command, str(tmp_path / "nope.yaml"))
+    assert code == 2 and err.strip().endswith("nope.yaml: no such file")
+    code, _, err = invoke(command, str(tmp_path))
+    assert code == 2 and "is a directory" in err and len(err.strip().splitlines()) == 1
+
+
+def test_validate_reports_each_file(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(GOOD)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("")
+    code, out, err = invoke("validate", str(good), str(bad))
+    assert code == 2 and f"{good}: ok" in out and f"{bad}: the file is empty" in err
+
+
+def test_schema_is_json_schema() -> None:
+    code, out, _ = invoke("schema")
+    schema = json.loads(out)
+    assert code == 0 and schema["title"] == "Scenario"
+    assert {"horizon", "users", "timeline", "behaviour"} <= set(schema["properties"])
+
+
+def test_console_script_is_installed_and_traceback_free(tmp_path: Path) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text("horizon: 30\nusers: []\n")
+    p = subprocess.run([sys.executable, "-m", "sim", "validate", str(f)], capture_output=True, text=True)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and "horizon" in p.stderr

@@ -1,0 +1,467 @@
+"""The protocol model of PROTOCOL.md §3–5 on real keys: worked example, revocation,
+backup keys, escrow and lockdown. "Knows" and "can decrypt" are real HPKE opens."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim import protocol
+from sim.chain import ChainError
+from sim.crypto import Argon2Cost, BackupKeyError, Crypto, DecryptionFailed, DeviceKeys
+from sim.protocol import BACKUP, EA_USER, ESCROW, Account, ProtocolError, Sealed, User
+
+CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)
+# the message app sealed to the email key ("mail" since APP_KEY was introduced)
+MAIL = "mail" if "mail" in getattr(protocol, "APP_KEY", {}) else "email"
+
+
+def cheap(seed: int) -> Crypto:
+    return Crypto(np.random.default_rng(seed), argon2=CHEAP)
+
+
+def keys_of(u: User, name: str) -> DeviceKeys:
+    keys = u.devices[name].keys
+    assert keys is not None
+    return keys
+
+
+def knows(u: User, name: str) -> set[int]:
+    return set(u.knows(name))
+
+
+def active_classes(u: User) -> list[set[str]]:
+    active = {d.name for d in u.active()}
+    return [c & active for c in u.classes() if c & active]
+
+
+def thief_reads(u: User, stolen: DeviceKeys, name: str, m: Sealed) -> bool:
+    """Can someone holding a copy of ``name``'s keys read ``m``? Tries the box addressed to
+    ``name`` and, for good measure, every other box of that generation."""
+    crypto = u.crypto
+    for (g, to), box in u.boxes.items():
+        if g != m.generation:
+            continue
+        try:
+            seed = crypto.open_box(box.ciphertext, stolen.kem, u._binding(g, box.sender, to))
+        except DecryptionFailed:
+            assert to != name, "the device's own box must open with its keys"
+            continue
+        assert to == name, "a box addressed to another device opened with stolen keys"
+        return u.open(m, seed) is not None
+    return False
+
+
+# ------------------------------------------------------------------ worked example (§3)
+
+
+def test_worked_example_step_by_step() -> None:
+    acc = Account(cheap(1))
+    u = acc.user("alice")
+    msgs: dict[int, Sealed] = {}
+
+    def seal(at: float) -> None:
+        m = u.seal(f"m{u.latest.number}", MAIL, b"sealed to %d" % u.latest.number, at)
+        msgs[m.generation] = m
+
+    def check(expect: dict[str, set[int]]) -> None:
+        for name, gens in expect.items():
+            assert u.boxed(name) == gens, name
+            assert knows(u, name) == gens, name
+            for g, m in msgs.items():
+                assert u.can_decrypt(name, m) == (g in gens), (name, g)
+
+    # a, b, c are added: three classes, each add creates a generation boxed to all
+    for t, name in enumerate("abc"):
+        u.add_device(name, float(t))
+        seal(float(t))
+    assert u.classes() == [{"a"}, {"b"}, {"c"}]
+    assert [u.data_access(n) for n in "abc"] == [0.0, 1.0, 2.0]
+    assert [g.created_by for g in u.generations] == ["a", "b", "c"]
+    check({"a": {1, 2, 3}, "b": {2, 3}, "c": {3}})
+
+    # b approves: {a}, {b, c}; b boxes what it knows to c
+    assert u.batch_approve("b", 3.0) == ["c"]
+    assert u.classes() == [{"a"}, {"b", "c"}]
+    assert [u.data_access(n) for n in "abc"] == [0.0, 1.0, 1.0]
+    assert len(u.generations) == 3  # approving creates no generation
+    check({"a": {1, 2, 3}, "b": {2, 3}, "c": {2, 3}})
+
+    # d is added, c approves: {a}, {b, c, d}
+    u.add_device("d", 4.0)
+    seal(4.0)
+    assert u.classes() == [{"a"}, {"b", "c"}, {"d"}]
+    check({"a": {1, 2, 3, 4}, "b": {2, 3, 4}, "c": {2, 3, 4}, "d": {4}})
+    assert u.batch_approve("c", 5.0) == ["d"]
+    assert u.classes() == [{"a"}, {"b", "c", "d"}]
+    assert [u.data_access(n) for n in "abcd"] == [0.0, 1.0, 1.0, 1.0]
+    check({"a": {1, 2, 3, 4}, "b": {2, 3, 4}, "c": {2, 3, 4}, "d": {2, 3, 4}})
+
+    # the server adds e: it receives the generation it creates, nothing older
+    u.add_device("e", 6.0)
+    seal(6.0)
+    assert u.classes() == [{"a"}, {"b", "c", "d"}, {"e"}]
+    assert u.data_access("e") == 6.0
+    check({"a": {1, 2, 3, 4, 5}, "b": {2, 3, 4, 5}, "c": {2, 3, 4, 5}, "d": {2, 3, 4, 5},
+           "e": {5}})
+    stolen_e = keys_of(u, "e")
+
+    # a revokes e with a BatchApprove: one class {a, b, c, d}, e revoked, new generation
+    assert u.batch_approve("a", 7.0, revoke=["e"]) == ["b", "c", "d"]
+    assert len(u.generations) == 6 and u.latest.created_by == "a"
+    e = u.devices["e"]
+    assert e.revoked and e.revoked_signed and e.revoked_at == 7.0
+    assert [d.name for d in u.active()] == ["a", "b", "c", "d"]
+    assert active_classes(u) == [{"a", "b", "c", "d"}]
+    assert {"a", "b", "c", "d"} in u.classes() and u.approval_class("e") == {"e"}
+    assert [u.data_access(n) for n in "abcd"] == [0.0, 0.0, 0.0, 0.0]
+    assert u.chain.revoked == {"e"}
+    assert not u.stale
+    seal(7.0)
+    check({n: {1, 2, 3, 4, 5, 6} for n in "abcd"})
+    assert u.boxed("e") == {5}  # e keeps only the box it had
+    assert knows(u, "e") == set()  # ... and erased its keys on learning of the revocation
+    # a message sealed after the signed revocation: no box for e, unreadable with e's keys
+    assert (6, "e") not in u.boxes
+    assert not u.can_decrypt("e", msgs[6])
+    assert not thief_reads(u, stolen_e, "e", msgs[6])
+    # ... while a thief who copied e's keys still reads what e knew before
+    assert thief_reads(u, stolen_e, "e", msgs[5])
+    assert not thief_reads(u, stolen_e, "e", msgs[4])
+    # the chain re-verifies
+    kinds = [lk.kind for lk in u.chain.links]
+    assert kinds == ["root", "device_add", "device_add", "batch_approve", "device_add",
+                     "batch_approve", "device_add", "batch_approve"]
+    assert u.chain.links[-1].body["revoked"] == ["e"]
+    assert "generation" in u.chain.links[-1].body
+
+
+def test_signed_device_revoke_rotates_at_once() -> None:
+    acc = Account(cheap(2))
+    u = acc.user("alice")
+    u.add_device("a", 0)
+    u.add_device("thief", 1)
+    u.batch_approve("a", 2)
+    before = u.seal("m1", "voicemail", b"before", 3)
+    stolen = keys_of(u, "thief")
+    g = u.revoke("a", ["thief"], 4)
+    assert g == u.latest.number == 3 and not u.stale
+    after = u.seal("m2", "voicemail", b"after", 5)
+    assert after.generation == g
+    assert g not in u.boxed("thief")
+    assert thief_reads(u, stolen, "thief", before)
+    assert not thief_reads(u, stolen, "thief", after)
+    assert u.can_decrypt("a", before) and u.can_decrypt("a", after)
+    with pytest.raises(ProtocolError):
+        u.revoke("thief", ["a"], 6)  # a revoked device cannot sign
+    with pytest.raises(ProtocolError):
+        u.revoke("a", ["thief"], 6)  # already revoked
+
+
+def test_unsigned_revocation_leaves_exposure_window_until_rotate() -> None:
+    acc = Account(cheap(3))
+    u = acc.user("alice")
+    u.add_device("a", 0)
+    u.add_device("b", 1)
+    u.batch_approve("a", 2)
+    u.add_device("e", 3)  # the server's device
+    stolen = keys_of(u, "e")
+    gens_e_knew = u.boxed("e")
+    n = len(u.generations)
+    u.revoke_unsigned(["e"], 4, via="admin")
+    assert u.stale and len(u.generations) == n  # no rotation
+    e = u.devices["e"]
+    assert e.revoked and not e.revoked_signed
+    assert u.chain.links[-1].kind == "server_revoke" and not u.chain.links[-1].signatures
+    exposed = u.seal("m1", MAIL, b"in the window", 5)
+    assert exposed.generation in gens_e_knew  # sealed to a generation the revoked device knew
+    assert thief_reads(u, stolen, "e", exposed)  # real decryption with e's keys
+    assert u.can_decrypt("a", exposed) and u.can_decrypt("b", exposed)
+    # the first active device to come online rotates
+    g = u.rotate("b", 6)
+    assert not u.stale and g == n + 1
+    safe = u.seal("m2", MAIL, b"after rotate", 7)
+    assert safe.generation == g and g not in u.boxed("e")
+    assert not thief_reads(u, stolen, "e", safe)
+    assert u.can_decrypt("a", safe) and u.can_decrypt("b", safe)
+
+
+def test_user_cannot_revoke_escrow_device() -> None:
+    """PROTOCOL §1: the escrow device cannot be revoked by the user (only disabling escrow does)."""
+    acc = Account(cheap(4))
+    u = acc.user("alice")
+    u.add_device("phone", 0)
+    acc.enable_escrow("ea1", 1)
+    acc.enroll_escrow("alice", "phone", 2)
+    with pytest.raises(ProtocolError):
+        u.revoke("phone", ["escrow"], 3)
+    with pytest.raises(ProtocolError):
+        u.batch_approve("phone", 3, revoke=["escrow"])
+    assert not u.devices["escrow"].revoked
+
+
+# ------------------------------------------------------------------ backup keys (§4)
+
+
+def test_backup_create_and_recover() -> None:
+    acc = Account(cheap(5))
+    u = acc.user("alice")
+    u.add_device("phone", 0)
+    m1 = u.seal("m1", MAIL, b"one", 0)
+    u.add_device("laptop", 1)
+    u.batch_approve("phone", 2)
+    n = len(u.generations)
+    text = acc.create_backup_key("alice", "laptop", "backup", 3)
+    assert len(text) == 39 and text.count("-") == 7
+    bk = u.devices["backup"]
+    assert bk.kind == BACKUP and bk.keys is None and bk.backup_id == text[:4]
+    assert len(u.generations) == n  # Decision: no new generation
+    assert u.boxed("backup") == u.boxed("laptop") == u.boxed("phone") == {1, 2}
+    assert u.data_access("backup") == u.data_access("laptop") == 0
+    assert u.chain.links[-1].kind == "device_add_and_approve"
+    assert set(u.chain.links[-1].signatures) == {"laptop", "backup"}
+    m2 = u.seal("m2", "voicemail", b"two", 4)
+    u.rotate("phone", 5)  # new generations reach the backup like any device
+    m3 = u.seal("m3", MAIL, b"three", 6)
+    assert u.boxed("backup") == {1, 2, 3}
+    # every physical device is lost
+    u.gone("phone", 7, "lost")
+    u.gone("laptop", 7, "wiped")
+    assert not acc.available("alice", "phone") and not acc.available("alice", "laptop")
+    assert acc.available("alice", "backup")
+    u.add_device("new", 8)
+    assert u.data_access("new") == 8
+    assert not any(u.can_decrypt("new", m) for m in (m1, m2, m3))
+    # the user types the string, with a typo and in lower case
+    chars = text.replace("-", "")
+    typo = chars[:10] + ("Z" if chars[10] != "Z" else "Y") + chars[11:]
+    approved = acc.recover_with_backup("alice", typo.lower(), "new", 9)
+    assert "new" in approved
+    assert u.data_access("new") == u.data_access("backup") == 0
+    assert u.approval_class("new") >= {"backup", "laptop", "phone", "new"}
+    assert knows(u, "new") >= {1, 2, 3}
+    assert [u.open(m, u.knows("new")[m.generation]) for m in (m1, m2, m3)] == [
+        b"one", b"two", b"three"]
+    assert all(u.can_decrypt("new", m) for m in (m1, m2, m3))
+    rec = u.chain.links[-1]
+    assert rec.kind == "batch_approve" and rec.body["by"] == "backup"
+    assert set(rec.signatures) == {"backup"}
+
+
+def test_backup_never_holds_more_than_its_creator() -> None:
+    acc = Account(cheap(6))
+    u = acc.user("alice")
+    u.add_device("old", 0)
+    u.add_device("young", 1)  # not approved: knows only generation 2
+    acc.create_backup_key("alice", "young", "bk", 2)
+    assert u.boxed("bk") == u.boxed("young") == {2}
+    assert 1 not in u.boxed("bk")
+    # creating it by the oldest device vouches for the younger devices too (BatchApprove)
+    acc.create_backup_key("alice", "old", "bk2", 3)
+    assert u.boxed("bk2") == u.boxed("old") == {1, 2}
+    assert u.boxed("young") == {1, 2} and u.boxed("bk") == {1, 2}
+
+
+def test_backup_key_forbidden_revoked_and_wrong() -> None:
+    acc = Account(cheap(7), members_may_create_backup_keys=False)
+    u = acc.user("alice")
+    u.add_device("phone", 0)
+    with pytest.raises(ProtocolError):
+        acc.create_backup_key("alice", "phone", "bk", 1)
+    acc2 = Account(cheap(8))
+    u2 = acc2.user("alice")
+    u2.add_device("phone", 0)
+    text = acc2.create_backup_key("alice", "phone", "bk", 1)
+    u2.add_device("new", 2)
+    with pytest.raises(ProtocolError):
+        acc2.recover_with_backup("alice", text, "not-added", 3)
+    u2.revoke("phone", ["bk"], 3)
+    with pytest.raises(BackupKeyError, match="revoked"):
+        acc2.recover_with_backup("alice", text, "new", 4)
+
+
+# ------------------------------------------------------------------ escrow (§5)
+
+
+def _escrowed_member(seed: int) -> tuple[Account, User, str, list[Sealed]]:
+    acc = Account(cheap(seed))
+    u = acc.user("alice")
+    msgs = []
+    u.add_device("phone", 0)
+    msgs.append(u.seal("m1", MAIL, b"m1", 0))
+    acc.create_backup_key("alice", "phone", "backup", 1)
+    ea_text = acc.enable_escrow("ea1", 2)
+    esc = acc.enroll_escrow("alice", "phone", 3)
+    assert esc.kind == ESCROW and esc.keys is None and esc.escrow_blob is not None
+    assert u.boxed("escrow") == u.boxed("phone")
+    u.add_device("laptop", 4)
+    msgs.append(u.seal("m2", "voicemail", b"m2", 4))
+    u.batch_approve("phone", 5)
+    u.rotate("laptop", 6)
+    msgs.append(u.seal("m3", MAIL, b"m3", 6))
+    return acc, u, ea_text, msgs
+
+
+def test_enable_escrow_creates_locked_down_ea_chain_with_backup() -> None:
+    acc = Account(cheap(9))
+    assert acc.ea is None
+    text = acc.enable_escrow("ea1", 0, backup_name="ea-paper")
+    ea = acc.ea
+    assert ea is not None and ea.id == EA_USER
+    assert ea.chain.lockdown
+    assert ea.devices["ea-paper"].kind == BACKUP and ea.devices["ea-paper"].backup_id == text[:4]
+    assert acc.chain.links[-1].kind == "escrow_enable"
+    assert acc.chain.links[-1].body["ea_root"] == ea.chain.links[0].hash.hex()
+    with pytest.raises(ProtocolError):
+        acc.enable_escrow("ea9", 1)
+    with pytest.raises(ProtocolError):
+        acc.user(EA_USER)
+
+
+def test_escrow_recovery_after_losing_everything() -> None:
+    acc, u, ea_text, msgs = _escrowed_member(10)
+    assert u.boxed("escrow") == {1, 2, 3}
+    u.gone("phone", 7, "lost")
+    u.gone("laptop", 7, "lost")
+    u.gone("backup", 7, "paper_lost")
+    for name in ("phone", "laptop", "backup"):
+        assert not acc.available("alice", name)
+    assert acc.available("alice", "escrow")
+    u.add_device("new", 8)
+    assert not any(u.can_decrypt("new", m) for m in msgs)
+    held = u.boxed("escrow")
+    approved = acc.escrow_recover("alice", "ea1", "new", 9)
+    assert "new" in approved
+    assert u.boxed("new") >= held and knows(u, "new") >= held
+    assert [u.open(m, u.knows("new")[m.generation]) for m in msgs] == [b"m1", b"m2", b"m3"]
+    assert all(u.can_decrypt("new", m) for m in msgs)
+    assert u.data_access("new") == u.data_access("escrow") == 0
+    rec = u.chain.links[-1]
+    assert rec.kind == "batch_approve" and rec.body["by"] == "escrow"
+    assert rec.body["cosigner"] == "ea:ea1" and set(rec.signatures) == {"escrow", "ea:ea1"}
+
+    # the EA backup key alone still reaches the escrow device
+    acc.ea.gone("ea1", 10, "lost")  # type: ignore[union-attr]
+    assert acc.available("alice", "escrow")
+    keys = acc.escrow_keys("alice", "ea1", backup_text=ea_text)
+    assert keys.verify_key == u.devices["escrow"].verify_key
+    # ... until the EA paper is lost too: escrowed data is lost
+    acc.ea.gone("ea-backup", 11, "paper_lost")  # type: ignore[union-attr]
+    assert not acc.available("alice", "escrow")
+    u.add_device("new2", 12)
+    with pytest.raises(ProtocolError):
+        acc.escrow_recover("alice", "ea1", "new2", 13)
+    assert not any(u.can_decrypt("new2", m) for m in msgs[:2])
+
+
+def test_escrow_gap_member_never_enrolled() -> None:
+    acc = Account(cheap(11))
+    acc.user("alice").add_device("phone", 0)
+    acc.enable_escrow("ea1", 1)
+    u = acc.user("bob")
+    u.add_device("pc", 2)
+    u.add_device("new", 3)
+    assert acc.escrow_device("bob") is None
+    with pytest.raises(ProtocolError):
+        acc.escrow_recover("bob", "ea1", "new", 4)
+
+
+def test_ea_revocation_rekey_and_recovery() -> None:
+    acc, u, _, msgs = _escrowed_member(12)
+    ea = acc.ea
+    assert ea is not None
+    acc.add_ea_device("ea2", 7)
+    acc.approve_ea_devices("ea1", 8)
+    stolen_ea2 = keys_of(ea, "ea2")
+    old_blob = u.devices["escrow"].escrow_blob
+    assert old_blob is not None and old_blob.ea_generation == ea.latest.number
+    old_esc_key = u.devices["escrow"].verify_key
+    n_ea, n_user = len(ea.generations), len(u.generations)
+    acc.revoke_ea_device("ea1", "ea2", 9)
+    assert len(ea.generations) == n_ea + 1 and ea.latest.number not in ea.boxed("ea2")
+    assert u.escrow_stale
+    # only a device of the escrow device's class may re-key
+    u.add_device("stranger", 10)
+    with pytest.raises(ProtocolError):
+        acc.rekey_escrow("alice", "stranger", 10)
+    acc.rekey_escrow("alice", "laptop", 11)
+    assert not u.escrow_stale
+    assert len(u.generations) == n_user + 2  # stranger's add, then the re-key's PUK rotation
+    assert u.latest.created_by == "laptop"
+    esc = u.devices["escrow"]
+    assert esc.escrow_blob is not None and esc.escrow_blob.ea_generation == ea.latest.number
+    assert esc.verify_key != old_esc_key
+    assert u.chain.verify_keys["escrow"] == esc.verify_key
+    assert u.latest.number in u.boxed("escrow")
+    assert u.boxed("escrow") == {g.number for g in u.generations}
+    # the revoked EA device does not know the EA generation the new blob is sealed to
+    assert (esc.escrow_blob.ea_generation, "ea2") not in ea.boxes
+    tried = 0
+    for (g, to), box in ea.boxes.items():
+        if g == esc.escrow_blob.ea_generation:
+            tried += 1
+            with pytest.raises(DecryptionFailed):
+                acc.crypto.open_box(box.ciphertext, stolen_ea2.kem, ea._binding(g, box.sender, to))
+    assert tried >= 2
+    msgs.append(u.seal("m4", MAIL, b"m4", 12))
+    # recovery still works afterwards
+    u.gone("phone", 13, "lost")
+    u.gone("laptop", 13, "wiped")
+    u.add_device("new", 14)
+    acc.escrow_recover("alice", "ea1", "new", 15)
+    assert [u.open(m, u.knows("new")[m.generation]) for m in msgs] == [b"m1", b"m2", b"m3", b"m4"]
+    assert u.data_access("new") == 0
+
+
+def test_ea_lockdown_new_device_knows_nothing_until_approved() -> None:
+    acc = Account(cheap(13))
+    acc.enable_escrow("ea1", 0)
+    ea = acc.ea
+    assert ea is not None and ea.chain.lockdown
+    n = len(ea.generations)
+    acc.add_ea_device("ea2", 1)
+    assert len(ea.generations) == n  # an unconfirmed device brings no generation
+    assert "ea2" not in ea.chain.confirmed
+    assert ea.boxed("ea2") == set() and knows(ea, "ea2") == set()
+    # it may not approve, nor be the EA device of a recovery
+    with pytest.raises((ProtocolError, ChainError)):
+        acc.approve_ea_devices("ea2", 2)
+    # an EA rotation while it is unconfirmed does not reach it
+    ea.rotate("ea1", 3)
+    assert ea.boxed("ea2") == set()
+    u = acc.user("alice")
+    u.add_device("phone", 4)
+    acc.enroll_escrow("alice", "phone", 5)
+    u.add_device("new", 6)
+    with pytest.raises(ProtocolError):
+        acc.escrow_recover("alice", "ea2", "new", 7)
+    # a confirmed device approves: boxes existing EA generations, no rotation
+    assert "ea2" in acc.approve_ea_devices("ea1", 8)
+    assert len(ea.generations) == n + 1
+    assert "ea2" in ea.chain.confirmed
+    assert knows(ea, "ea2") == knows(ea, "ea1") == {g.number for g in ea.generations}
+    m = u.seal("m1", MAIL, b"x", 9)
+    acc.escrow_recover("alice", "ea2", "new", 10)
+    assert u.can_decrypt("new", m)
+
+
+def test_lockdown_requires_one_class_and_a_backup_key() -> None:
+    acc = Account(cheap(14))
+    u = acc.user("alice")
+    u.add_device("a", 0)
+    u.add_device("b", 1)
+    with pytest.raises(ProtocolError, match="single approval class"):
+        u.enable_lockdown("a", 2)
+    u.batch_approve("a", 2)
+    with pytest.raises(ProtocolError, match="backup"):
+        u.enable_lockdown("a", 3)
+    acc.create_backup_key("alice", "a", "bk", 3)
+    u.enable_lockdown("a", 4)
+    assert u.chain.lockdown
+    n = len(u.generations)
+    u.add_device("c", 5)
+    assert len(u.generations) == n and u.boxed("c") == set()
+    with pytest.raises(ProtocolError):
+        u.batch_approve("c", 6)
+    assert u.batch_approve("b", 7) == ["bk", "c"]
+    assert knows(u, "c") == knows(u, "a")
