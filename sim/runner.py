@@ -34,7 +34,7 @@ import yaml
 from pydantic import BaseModel
 
 from .analysis import atomic_write
-from .scenario import Scenario, ScenarioError, apply_overrides, parse_duration, read_yaml, scenario_hash, validate
+from .scenario import Scenario, apply_overrides, parse_duration, read_yaml, scenario_hash, validate
 
 # Summary keys that describe the configuration rather than the outcome.
 CONFIG_KEYS = frozenset({"scenario", "seed", "rep", "start_date", "post_quantum", "argon2"})
@@ -417,6 +417,12 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
     if reps < 1:
         raise SweepError(f"reps must be at least 1, found {reps}")
     full_vary = {**(spec.vary if spec is not None else {}), **dict(vary or {})}
+    for path, values in full_vary.items():
+        if path in ID_COLUMNS:
+            raise SweepError(f"vary {path}: replications already draw independent seeds; "
+                             "give the root seed with --seed instead")
+        if not isinstance(values, list) or not values:
+            raise SweepError(f"vary {path}: expected a non-empty list of values, found {values!r}")
     points = grid(full_vary)
     point_scenarios = [validate(apply_overrides(data, p, file), file) for p in points]
     seeds = [seed if seed is not None else s.seed for s in point_scenarios]
@@ -432,7 +438,8 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
     manifest = {
         "dmesim_sweep": 1, "scenario": base.name, "file": file,
         "scenario_hash": scenario_hash(base.model_copy(update={"sweep": None})),
-        "seed": seed, "reps": reps, "vary": full_vary, "traces": traces,
+        "seed": seed, "reps": reps, "vary": full_vary, "traces": traces, "versions": versions(),
+        "complete": False,
         "points": [{"point": i, "label": labels[i], "overrides": p, "seed": seeds[i],
                     "scenario_hash": scenario_hash(s)}
                    for i, (p, s) in enumerate(zip(points, point_scenarios, strict=True))],
@@ -448,7 +455,7 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
         size = batch_size or max(1, min(20, math.ceil(total / (4 * n_workers)) if total else 1))
         tasks = [_Task(i, tuple(rs[k:k + size])) for i, rs in todo.items() for k in range(0, len(rs), size)]
         if outdir is not None:
-            manifest |= {"executor": how, "batch_size": size, "versions": versions(), "complete": False}
+            manifest |= {"executor": how, "batch_size": size}
             _write_manifest(outdir, manifest)
         bar = _bar(progress, total, reps * len(points))
         try:
@@ -475,7 +482,7 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
 
 
 def _bar(progress: bool, total: int, of: int) -> Any:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     # disable=None: tqdm turns itself off when stderr is not a terminal
     return tqdm(total=total, unit="rep", desc="sweep", disable=None if progress else True,
@@ -500,6 +507,7 @@ def _prepare(out: Path, manifest: dict[str, Any], resume: bool) -> tuple[list[pd
     if not resume or not (out / MANIFEST).exists():
         if resume and any(p.name not in (SHARDS, TRACES) for p in out.iterdir()):
             raise SweepError(f"{out} holds no sweep ({MANIFEST} is missing); choose another --out")
+        _write_manifest(out, manifest)
         return [], set()
     old = json.loads((out / MANIFEST).read_text())
     for key, what in (("scenario_hash", "scenario"), ("seed", "seed"), ("traces", "traces setting")):
@@ -512,6 +520,7 @@ def _prepare(out: Path, manifest: dict[str, Any], resume: bool) -> tuple[list[pd
                          "scenario, seed, --vary grid and traces setting")
     for stale in [*(out / SHARDS).glob(".*.tmp"), *(out / TRACES).glob(".*.tmp")]:
         stale.unlink(missing_ok=True)  # left by a killed write; the shard itself was never renamed
+    _write_manifest(out, manifest)
     frames = _read_shards(out / SHARDS)
     done = {(int(p), int(r)) for f in frames for p, r in zip(f["point"], f["rep"], strict=True)}
     return frames, done
@@ -519,7 +528,3 @@ def _prepare(out: Path, manifest: dict[str, Any], resume: bool) -> tuple[list[pd
 
 __all__ = ["SweepError", "grid", "parse_vary", "read_sweep", "read_traces", "run_batch", "scenario_data",
            "summary_row", "sweep"]
-
-
-def _unused(_: ScenarioError) -> None:  # pragma: no cover - keeps the re-export visible to ruff
-    pass
