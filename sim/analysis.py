@@ -130,6 +130,7 @@ def build_result(sim: Simulation) -> Result:
     losses = Losses(acc)
     users = list(acc.users.values()) + ([acc.ea] if acc.ea is not None else [])
 
+    exposed, windows = sim.adversaries.exposure(sim.sealed)
     messages = []
     for m in sim.sealed:
         u = acc.users[m.user]
@@ -151,6 +152,7 @@ def build_result(sim: Simulation) -> Result:
             "lost_at": max(lost_at, m.sent_at) if status == "lost" and lost_at is not None else None,
             "lost_cause": cause if status == "lost" else "",
             "recoverable_via": _join(via) if status == "recoverable" else "",
+            "exposed_to": _join(exposed[m.message_id]),
         })
 
     devices, holders, generations = [], [], []
@@ -180,7 +182,7 @@ def build_result(sim: Simulation) -> Result:
                                                  "generation"])
     msg_df = pd.DataFrame(messages, columns=["message_id", "user", "sender", "app", "sent_at",
                                              "generation", "readable_by", "status", "lost_at",
-                                             "lost_cause", "recoverable_via"])
+                                             "lost_cause", "recoverable_via", "exposed_to"])
     result = Result(
         messages=msg_df,
         devices=pd.DataFrame(devices),
@@ -191,6 +193,7 @@ def build_result(sim: Simulation) -> Result:
                                                        "created_at", "lost_at", "lost_cause"]),
     )
     result.summary = summarise(result, sim)
+    result.summary["adversaries"] = windows
     return result
 
 
@@ -213,6 +216,8 @@ def summarise(r: Result, sim: Simulation) -> dict[str, Any]:
         "any_loss": bool(len(lost)),
         "first_loss_at": float(lost["lost_at"].min()) if len(lost) else None,
         "generations_lost": int(r.generations["lost_at"].notna().sum()),
+        "exposed": int((m["exposed_to"] != "").sum()) if n else 0,
+        "fraction_exposed": float((m["exposed_to"] != "").sum() / n) if n else 0.0,
         "ops": dict(sorted(sim.account.crypto.ops.items())),
     }
 
@@ -265,6 +270,17 @@ def explain(r: Result, message_id: str, device: str) -> str:
                      "opened with that generation's key.")
     else:
         lines.append(f"{device} cannot decrypt it.")
+    if m["exposed_to"]:
+        for name in str(m["exposed_to"]).split(","):
+            w = next((w for w in r.summary.get("adversaries", []) if w["adversary"] == name), None)
+            window = "" if w is None else (
+                f" (keys compromised {_fmt(w['since'])}, reading new data until "
+                f"{_fmt(w['window_end']) if w['window_end'] is not None else 'the end of the run'}; "
+                f"holds generations {w['generations']})")
+            lines.append(f"Exposed to {name}: it decrypts the message with generation {g} opened from a "
+                         f"box sealed to its keys{window}.")
+    else:
+        lines.append("No adversary key decrypts it.")
     if m["status"] == "lost":
         lines.append(f"The last available holder vanished on {_fmt(m['lost_at'])} ({m['lost_cause']}): "
                      "the message is permanently lost.")

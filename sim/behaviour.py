@@ -196,6 +196,8 @@ class Behaviours:
     def go(self, person: Person, name: str, cause: str) -> None:
         """A device leaves legitimate hands (or loses its keys)."""
         u = self.account.user(person.name)
+        if cause == "stolen":
+            self.sim.adversaries.thief(person.name, name, self.env.now)
         u.gone(name, self.env.now, cause)
         if name in person.devices:
             person.devices[name].online = False
@@ -253,9 +255,26 @@ class Behaviours:
                 self.approve(person, approver)
 
     def approve(self, person: Person, approver: str) -> None:
+        """A BatchApprove by ``approver`` - unless the server shows it a forked chain, in
+        which case the user may compare fingerprints and catch it."""
         u = self.account.user(person.name)
+        seq = u.devices[approver].seq
+        for (user, device), fork in sorted(self.sim.adversaries.forks.items()):
+            if user == person.name and u.devices[device].seq > seq and not u.devices[device].revoked:
+                policy = person.behaviour.approval
+                checked = policy is not None and person.rng.random() < policy.fingerprint_check
+                if self.sim.adversaries.approve_on_fork(fork, approver, self.env.now, checked):
+                    self.notify(person)
+                    return  # the approval went to the attacker; the real device gets nothing
         self.attempt(person.name, "approve", lambda: u.batch_approve(approver, self.env.now))
         self.notify(person)
+
+    def server_device(self, person: Person, name: str) -> None:
+        """The server adds a device of its own; the user may notice and revoke it."""
+        self.sim.adversaries.server_device(person.name, name, self.env.now)
+        notice = person.behaviour.notice
+        if notice is not None and person.rng.random() < notice.probability:
+            self.env.process(self.revoke_later(person, name, notice.delay, notice.signed))
 
     # ------------------------------------------------------------ backup keys and recovery
     def backup_keys(self, person: Person) -> Proc:

@@ -117,3 +117,100 @@ def explain(run_dir: Path, message_id: str, device: str) -> None:
     if not (run_dir / "messages.csv").exists():
         raise FileNotFoundError(f"{run_dir}: not a run folder (no messages.csv); use dmesim run --out")
     click.echo(Result.read(run_dir).explain(message_id, device))
+
+
+# ---------------------------------------------------------------- sweeps
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--reps", type=click.IntRange(min=1), default=None,
+              help="Replications per grid point (default: the scenario's sweep.reps, else 100).")
+@click.option("--vary", multiple=True, metavar="PATH=v1,v2",
+              help="Vary a dotted scenario path over values (repeatable; values are YAML).")
+@click.option("--seed", type=int, default=None, help="Root seed (default: the scenario's).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Run on a pool of K worker processes.")
+@click.option("--scheduler", default=None, metavar="local|tcp://HOST:PORT",
+              help="Run on dask.distributed: 'local' (2 workers) or a scheduler address.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output folder (default: sweeps/<scenario name>).")
+@click.option("--resume", is_flag=True, help="Continue the sweep saved in --out.")
+@click.option("--traces", is_flag=True, help="Also keep every replication's message table.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Replications per task (default: about four tasks per worker).")
+@click.option("--charts/--no-charts", default=True, help="Write risk, fraction and policy charts.")
+@click.option("--progress/--no-progress", default=True, help="Progress bar (only on a terminal).")
+@friendly
+def sweep(scenario: Path, reps: int | None, vary: tuple[str, ...], seed: int | None,
+          workers: int | None, scheduler: str | None, out: Path | None, resume: bool, traces: bool,
+          batch_size: int | None, charts: bool, progress: bool) -> None:
+    """Monte Carlo over replications × the --vary grid of SCENARIO: a tidy table
+    (sweep.parquet, sweep.csv), manifest.json and data-loss-risk charts."""
+    from . import plots, runner
+
+    if workers is not None and scheduler is not None:
+        _fail("give --workers or --scheduler, not both")
+    try:
+        grid = runner.parse_vary(vary)
+        s = load(scenario)
+        out = out or Path("sweeps") / s.name
+        df = runner.sweep(scenario, reps, grid, seed, workers=workers, scheduler=scheduler, out=out,
+                          resume=resume, traces=traces, batch_size=batch_size, progress=progress)
+    except runner.SweepError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        click.echo(f"\ndmesim: interrupted; finished batches are saved in {out}/ — rerun with "
+                   "--resume to continue", err=True)
+        sys.exit(130)
+    if charts:
+        for kind, chart in plots.SWEEP_CHARTS.items():
+            plots.save(chart(df), out / f"{kind}.png")
+    click.echo(sweep_table(df))
+    manifest = json.loads((out / runner.MANIFEST).read_text())
+    reused = len(df) - manifest["executed"]
+    click.echo(f"ran {manifest['executed']} replications" + (f" ({reused} reused from earlier shards)"
+                                                             if reused else "") + f"; wrote {out}/")
+
+
+def sweep_table(df: Any) -> str:
+    """Per grid point: replications, P(any loss) with its 95% Wilson interval, mean
+    fraction of messages lost, median day of the first loss."""
+    from .plots import loss_risk, sweep_groups
+
+    risk = loss_risk(df)
+    rows = [("grid point", "reps", "P(any loss) [95% CI]", "mean lost", "median first loss")]
+    for (label, g), (_, r) in zip(sweep_groups(df), risk.iterrows(), strict=True):
+        first = g["first_loss_at"].median()
+        rows.append((label, str(r["n"]), f"{r['p']:.3f} [{r['low']:.3f}, {r['high']:.3f}]",
+                     f"{g['fraction_lost'].mean():.1%}", "none" if first != first else f"day {first:.0f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+                     for row in rows)
+
+
+@main.command()
+@click.argument("sweep_dir", type=click.Path(path_type=Path))
+@click.option("--kind", type=click.Choice(["risk", "fraction", "policy"]), default="risk",
+              show_default=True, help="risk: P(loss by day t); fraction: messages lost; "
+              "policy: P(any loss) per grid point.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="FILE.png or FILE.svg.")
+@click.option("--by", multiple=True, metavar="COLUMN",
+              help="Group by these varied columns instead of by grid point (repeatable).")
+@friendly
+def plot(sweep_dir: Path, kind: str, out: Path, by: tuple[str, ...]) -> None:
+    """Chart the sweep saved in SWEEP_DIR."""
+    from . import plots, runner
+
+    if out.suffix.lower() not in (".png", ".svg"):
+        _fail(f"--out {out}: give a .png or .svg file")
+    if not sweep_dir.is_dir():
+        raise FileNotFoundError(f"{sweep_dir}: no such folder (give the --out folder of dmesim sweep)")
+    df = runner.read_sweep(sweep_dir)
+    if df.empty:
+        _fail(f"{sweep_dir}: the sweep has no finished replications yet")
+    if out.parent != Path(""):
+        out.parent.mkdir(parents=True, exist_ok=True)
+    plots.save(plots.SWEEP_CHARTS[kind](df, by=list(by) or None), out)
+    click.echo(f"wrote {out}")

@@ -100,3 +100,155 @@ def save(ax: Axes, path: str | Path) -> None:
     fig.tight_layout()
     atomic_write(path, lambda p: fig.savefig(p, format=path.suffix.lstrip(".")))
     plt.close(fig)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- sweep charts
+#
+# Each takes the table of :func:`sim.sweep` (one row per replication) and draws one
+# series per group: per grid point by default (labelled by the ``label`` column), or
+# per value of the columns given as ``by``.
+
+
+def _group_label(by: list[str], key: Any) -> str:
+    keys = key if isinstance(key, tuple) else (key,)
+    return ", ".join(f"{'.'.join(str(c).split('.')[-2:])}={v}" for c, v in zip(by, keys, strict=True))
+
+
+def sweep_groups(df: pd.DataFrame, by: str | list[str] | None = None) -> list[tuple[str, pd.DataFrame]]:
+    """(label, rows) per grid point — or per value of the ``by`` columns — in sorted order."""
+    if by is None:
+        if "point" not in df:
+            return [("all", df)]
+        out = []
+        for point, g in df.groupby("point", sort=True):
+            out.append((str(g["label"].iloc[0]) if "label" in g else f"point {point}", g))
+        return out
+    cols = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in cols if c not in df]
+    if missing:
+        raise KeyError(f"no column {missing[0]!r} in the sweep table (varied: "
+                       f"{', '.join(c for c in df.columns if '.' in c) or 'nothing'})")
+    return [(_group_label(cols, key), g) for key, g in df.groupby(cols if len(cols) > 1 else cols[0],
+                                                                    sort=True, dropna=False)]
+
+
+def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (scipy's ``binomtest``)."""
+    from scipy.stats import binomtest
+
+    if n == 0:
+        return float("nan"), float("nan")
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def loss_risk(df: pd.DataFrame, by: str | list[str] | None = None,
+              confidence: float = 0.95) -> pd.DataFrame:
+    """P(any permanent loss) per group: ``label, n, losses, p, low, high`` (Wilson interval)."""
+    rows = []
+    for label, g in sweep_groups(df, by):
+        n, k = len(g), int(g["any_loss"].astype(bool).sum())
+        low, high = wilson(k, n, confidence)
+        rows.append({"label": label, "n": n, "losses": k, "p": k / n if n else float("nan"),
+                     "low": low, "high": high})
+    return pd.DataFrame(rows, columns=["label", "n", "losses", "p", "low", "high"])
+
+
+def risk_curve(rows: pd.DataFrame, horizon: float | None = None,
+               confidence: float = 0.95) -> pd.DataFrame:
+    """Empirical CDF of ``first_loss_at`` (censored at the horizon): at each step time
+    ``t``, the replications with a loss by ``t`` and the Wilson interval of that share."""
+    import numpy as np
+
+    n = len(rows)
+    end = float(horizon if horizon is not None else rows["horizon_days"].max())
+    times = np.sort(rows["first_loss_at"].dropna().to_numpy(dtype=float))
+    times = times[times <= end]
+    t = np.unique(np.concatenate([[0.0], times, [end]]))
+    k = np.searchsorted(times, t, side="right")
+    ci = [wilson(int(x), n, confidence) for x in k]
+    return pd.DataFrame({"t": t, "losses": k, "n": n, "p": k / n if n else np.nan,
+                         "low": [c[0] for c in ci], "high": [c[1] for c in ci]})
+
+
+def _categorical_axis(ax: Axes, labels: list[str]) -> None:
+    ax.set_xticks(range(len(labels)), labels, rotation=20 if max(map(len, labels), default=0) > 12 else 0,
+                  ha="right" if max(map(len, labels), default=0) > 12 else "center")
+    ax.set_xlim(-0.6, len(labels) - 0.4)
+
+
+def risk_over_time(df: pd.DataFrame, ax: Axes | None = None, by: str | list[str] | None = None,
+                   confidence: float = 0.95, horizon: float | None = None) -> Axes:
+    """Probability of any permanent data loss by day t, one step line per group, with
+    shaded Wilson confidence bands."""
+    ax = _ax(ax, figsize=(8, 4.5))
+    groups = sweep_groups(df, by)
+    for label, g in groups:
+        c = risk_curve(g, horizon, confidence)
+        (line,) = ax.step(c["t"], c["p"], where="post", label=f"{label} (n={len(g)})")
+        ax.fill_between(c["t"], c["low"], c["high"], step="post", alpha=0.18, color=line.get_color(),
+                        linewidth=0)
+    ax.set_xlabel("simulated days")
+    ax.set_ylabel("P(any permanent loss by day t)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(left=0)
+    if groups:
+        ax.legend(loc="upper left", fontsize="small")
+    ax.set_title(f"Risk of permanent data loss over time ({confidence:.0%} Wilson bands)")
+    return ax
+
+
+def fraction_lost(df: pd.DataFrame, ax: Axes | None = None, by: str | list[str] | None = None,
+                  confidence: float = 0.95) -> Axes:
+    """Fraction of messages permanently lost per replication (dots) and its mean with a
+    t confidence interval (black), per group."""
+    import numpy as np
+    from scipy import stats
+
+    groups = sweep_groups(df, by)
+    ax = _ax(ax, figsize=(max(5.0, 1.2 * len(groups) + 2), 4.5))
+    jitter = np.random.default_rng(0)  # a local stream: the chart is the same every time
+    means, lows, highs = [], [], []
+    for i, (_, g) in enumerate(groups):
+        x = g["fraction_lost"].to_numpy(dtype=float)
+        ax.scatter(i + jitter.uniform(-0.18, 0.18, len(x)), x, s=9, alpha=0.35)
+        mean = float(x.mean()) if len(x) else float("nan")
+        if len(x) > 1 and x.std() > 0:
+            ci = stats.ttest_1samp(x, mean).confidence_interval(confidence_level=confidence)
+            low, high = max(0.0, float(ci.low)), min(1.0, float(ci.high))
+        else:
+            low = high = mean
+        means.append(mean)
+        lows.append(low)
+        highs.append(high)
+    m = np.array(means)
+    ax.errorbar(range(len(groups)), m, yerr=[m - np.array(lows), np.array(highs) - m], fmt="o",
+                color="black", capsize=5, label=f"mean ({confidence:.0%} CI)", zorder=3)
+    _categorical_axis(ax, [label for label, _ in groups])
+    ax.set_ylabel("fraction of messages permanently lost")
+    ax.set_ylim(bottom=-0.02)
+    ax.legend(loc="upper right", fontsize="small")
+    ax.set_title("Messages lost per replication")
+    return ax
+
+
+def policy_comparison(df: pd.DataFrame, ax: Axes | None = None, by: str | list[str] | None = None,
+                      confidence: float = 0.95) -> Axes:
+    """P(any permanent loss within the horizon) per group as bars with Wilson CI error bars,
+    each annotated with losses/replications."""
+    risk = loss_risk(df, by, confidence)
+    ax = _ax(ax, figsize=(max(5.0, 1.2 * len(risk) + 2), 4.5))
+    x = list(range(len(risk)))
+    ax.bar(x, risk["p"], yerr=[risk["p"] - risk["low"], risk["high"] - risk["p"]], capsize=5,
+           color=STATUS_COLOURS["lost"], alpha=0.85, error_kw={"linewidth": 1})
+    for i, r in risk.iterrows():
+        ax.annotate(f"{r['losses']}/{r['n']}", (x[int(i)], r["high"]), textcoords="offset points",  # type: ignore[call-overload]
+                    xytext=(0, 3), ha="center", fontsize="small")
+    _categorical_axis(ax, list(risk["label"]))
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("P(any permanent loss within the horizon)")
+    ax.set_title(f"Permanent data loss by policy ({confidence:.0%} Wilson intervals)")
+    return ax
+
+
+SWEEP_CHARTS = {"risk": risk_over_time, "fraction": fraction_lost, "policy": policy_comparison}

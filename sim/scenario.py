@@ -234,6 +234,8 @@ class Behaviour(_Model):
     revocation: Revocation | None = None
     backup_keys: BackupKeys | None = None
     escrow: EscrowEnrolment | None = None
+    notice: Revocation | None = Field(
+        None, description="Revoking a device the server added, once the user notices it")
 
 
 class Stream(_Model):
@@ -278,6 +280,8 @@ ACTIONS = (
     "approve", "revoke", "lose", "steal", "wipe", "decommission", "online", "offline",
     "create_backup_key", "paper_lost", "recover_backup", "enroll_escrow",
     "escrow_recover", "revoke_ea_device", "rotate", "send",
+    # adversaries (PROTOCOL §6)
+    "server_add_device", "mitm", "leak_backup", "compromise_ea_device",
 )
 
 
@@ -365,7 +369,8 @@ _NEEDS = {"approve": "by", "revoke": "device", "lose": "device", "steal": "devic
           "wipe": "device", "decommission": "device", "create_backup_key": "by",
           "paper_lost": "device", "recover_backup": "device", "enroll_escrow": "by",
           "escrow_recover": "device", "rotate": "by", "send": "app", "online": "device",
-          "offline": "device", "revoke_ea_device": "device"}
+          "offline": "device", "revoke_ea_device": "device", "server_add_device": "name",
+          "mitm": "device", "leak_backup": "device", "compromise_ea_device": "device"}
 
 
 def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
@@ -391,7 +396,7 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
         need = _NEEDS.get(e.action)
         if need and getattr(e, need) is None:
             problems.append((f"{where}.{need}", f"{e.action} needs {need}"))
-        if e.action == "revoke_ea_device":
+        if e.action in ("revoke_ea_device", "compromise_ea_device"):
             if s.account.escrow is None:
                 problems.append((where, f"{e.action} needs account.escrow"))
             for field in ("device", "by"):
@@ -412,7 +417,7 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
             if v is None or (field == "by" and (v in ("web", "admin", "self") or
                                                 (e.action == "escrow_recover" and v in ea_devices))):
                 continue
-            if v not in known and v.split("#")[0] not in known:
+            if v not in known and v.split("#")[0] not in known and not v.startswith("backup-"):
                 problems.append((f"{where}.{field}", f"unknown device {v!r} of {e.user}"))
         if e.to is not None and e.to not in users:
             problems.append((f"{where}.to", f"unknown user {e.to!r}"))

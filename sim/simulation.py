@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from .adversary import Adversaries
 from .behaviour import Behaviours, Person, draw
 from .crypto import Crypto
 from .protocol import EA_USER, Account, ProtocolError, Sealed
@@ -33,6 +34,7 @@ class Simulation:
         self.env = simpy.Environment()
         crypto = Crypto(stream(self.seed, rep, "keys"), scenario.post_quantum, scenario.argon2.cost())
         self.account = Account(crypto, scenario.account.members_may_create_backup_keys)
+        self.adversaries = Adversaries(self.account)
         self.labels: dict[tuple[str, str], str] = {}
         self.sealed: list[Sealed] = []
         self.senders: dict[str, str] = {}
@@ -131,6 +133,9 @@ class Simulation:
         """Carry out one timeline event; a refusal by the protocol is recorded."""
         b, acc, now = self.behaviours, self.account, self.env.now
         person = self.people.get(e.user or "")
+        if e.action == "compromise_ea_device":
+            b.attempt(EA_USER, e.action, lambda: self.adversaries.compromise_ea(str(e.device), now))
+            return
         if e.action == "revoke_ea_device":
             ea = acc.ea
             by = e.by or (ea and next((d.name for d in ea.active() if d.name != e.device), None))
@@ -144,11 +149,21 @@ class Simulation:
             acc.log.add(now, e.user, "refused", e.device, detail=f"{e.action}: user has no device yet")
             return
         u = acc.users[e.user]
+        if e.by in u.devices and u.devices[e.by].kind == "physical" and not b.usable(person, e.by):
+            acc.log.add(now, e.user, "refused", e.by, detail=f"{e.action}: {e.by} is not in the user's hands")
+            return
 
         def run() -> Any:
             match e.action:
                 case "approve":
-                    return u.batch_approve(str(e.by), now)
+                    return b.approve(person, str(e.by))
+                case "server_add_device":
+                    self.labels[(e.user, str(e.name))] = "server"
+                    return b.server_device(person, str(e.name))
+                case "mitm":
+                    return self.adversaries.arm_mitm(e.user, str(e.device), now)
+                case "leak_backup":
+                    return self.adversaries.leak_backup(e.user, str(e.device), now)
                 case "revoke" if e.by in ("web", "admin", "self"):
                     return u.revoke_unsigned([str(e.device)], now, str(e.by))
                 case "revoke":

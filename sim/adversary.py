@@ -1,0 +1,199 @@
+"""Adversaries of PROTOCOL §6 and what each can read, by real decryption.
+
+A compromised server is assumed to hold every ciphertext: every box and every
+sealed message. What an adversary reads is therefore decided by the keys it
+holds: a thief has the stolen device's keys, a server-added device or an
+approval man-in-the-middle has keys the server generated, a leaked backup-key
+string derives the backup's keys (Argon2id), and a compromised EA device opens
+the EA generations it holds, the escrow blobs sealed to them, and through them
+what members' escrow devices hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .chain import Chain
+from .crypto import DecryptionFailed, DeviceKeys, fingerprint
+from .protocol import EA_USER, ESCROW, PHYSICAL, Account, Box, Sealed, User
+
+
+@dataclass
+class Adversary:
+    """Keys in the wrong hands: whose, since when, and which boxes they can open."""
+
+    name: str
+    kind: str  # thief | server_device | mitm | leaked_backup | ea_compromise
+    user: str
+    since: float
+    keys: DeviceKeys
+    device: str  # the device name its boxes are addressed to
+    extra_boxes: list[Box] = field(default_factory=list)  # boxes made on a forked chain
+
+
+@dataclass
+class Fork:
+    """A forked chain the server shows to older devices (approval man-in-the-middle)."""
+
+    user: str
+    device: str
+    chain: Chain
+    keys: DeviceKeys
+
+
+class Adversaries:
+    """Every adversary of one replication, and the reading of what they expose."""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self.all: list[Adversary] = []
+        self.forks: dict[tuple[str, str], Fork] = {}
+
+    # ------------------------------------------------------------ compromises
+    def thief(self, user: str, device: str, at: float) -> None:
+        d = self.account.users[user].devices[device]
+        if d.keys is not None:
+            self.all.append(Adversary(f"thief:{user}/{device}", "thief", user, at, d.keys, device))
+
+    def server_device(self, user: str, name: str, at: float) -> None:
+        """The server adds a device of its own (a valid self-signed DeviceAdd)."""
+        u = self.account.users[user]
+        keys = self.account.crypto.new_device_keys()
+        u.add_device(name, at, keys=keys)
+        u.gone(name, at, "server_device")  # never in the user's hands
+        self.all.append(Adversary(f"server:{user}/{name}", "server_device", user, at, keys, name))
+
+    def leak_backup(self, user: str, backup: str, at: float) -> None:
+        text = self.account.backup_strings[(user, backup)]
+        name, keys = self.account.backup_keys(user, text)
+        self.all.append(Adversary(f"leak:{user}/{name}", "leaked_backup", user, at, keys, name))
+
+    def compromise_ea(self, device: str, at: float) -> None:
+        ea = self.account.ea
+        assert ea is not None
+        keys = ea.devices[device].keys
+        if keys is not None:
+            self.all.append(Adversary(f"ea:{device}", "ea_compromise", EA_USER, at, keys, device))
+
+    # ------------------------------------------------------------ man in the middle
+    def arm_mitm(self, user: str, device: str, at: float) -> Fork:
+        """Fork the chain just before ``device`` was added and put the attacker's keys
+        in a DeviceAdd under the same name: older devices will be shown this chain."""
+        u = self.account.users[user]
+        real = u.devices[device]
+        fork = u.chain.fork(real.seq - 1)
+        keys = self.account.crypto.new_device_keys()
+        body = u._device_body(device, PHYSICAL, keys)
+        fork.append(fork.make("device_add", body, {device: keys.signing}))
+        self.forks[(user, device)] = f = Fork(user, device, fork, keys)
+        self.account.log.add(at, user, "mitm_fork", device, detail="server shows a forked chain")
+        return f
+
+    def fingerprints(self, fork: Fork) -> tuple[str, str]:
+        """(what the real new device shows, what the older devices shown the fork show)."""
+        u = self.account.users[fork.user]
+        acc_tail = self.account.chain.tail
+        return fingerprint(u.chain.tail, acc_tail), fingerprint(fork.chain.tail, acc_tail)
+
+    def approve_on_fork(self, fork: Fork, approver: str, at: float, checked: bool) -> bool:
+        """The older device ``approver`` approves on the forked chain. If the user compares
+        fingerprints, the mismatch is seen: the impostor is revoked on the fork and nothing
+        is boxed to it (returns False). Otherwise every generation the approver knows is
+        boxed to the attacker's key (returns True)."""
+        u = self.account.users[fork.user]
+        del self.forks[(fork.user, fork.device)]
+        real_fp, fork_fp = self.fingerprints(fork)
+        signer = u._signer(approver)
+        if checked and real_fp != fork_fp:
+            fork.chain.append(fork.chain.make(
+                "device_revoke", {"by": approver, "revoked": [fork.device]}, signer))
+            self.account.log.add(at, fork.user, "mitm_detected", fork.device,
+                                 detail=f"fingerprints differ on {approver}")
+            return False
+        fork.chain.append(fork.chain.make(
+            "batch_approve", {"by": approver, "approved": [fork.device], "revoked": []}, signer))
+        known = u.knows(approver)
+        adv = Adversary(f"mitm:{fork.user}/{fork.device}", "mitm", fork.user, at, fork.keys, fork.device)
+        for g, seed in sorted(known.items()):
+            ct = self.account.crypto.seal_box(seed, fork.keys.kem_public,
+                                              u._binding(g, approver, fork.device))
+            adv.extra_boxes.append(Box(g, approver, fork.device, ct, at))
+        self.all.append(adv)
+        self.account.log.add(at, fork.user, "mitm_approved", fork.device,
+                             detail=f"{approver} boxed {len(known)} generations to the attacker")
+        return True
+
+    # ------------------------------------------------------------ reading
+    def _open_all(self, u: User, adv: Adversary, keys: DeviceKeys, device: str,
+                  boxes: list[Box]) -> dict[int, bytes]:
+        crypto = self.account.crypto
+        seeds: dict[int, bytes] = {}
+        for box in boxes:
+            try:
+                seeds[box.generation] = crypto.open_box(box.ciphertext, keys.kem,
+                                                        u._binding(box.generation, box.sender, device))
+            except DecryptionFailed:
+                continue  # sealed to a key this adversary does not have
+        return seeds
+
+    def seeds(self, adv: Adversary) -> dict[tuple[str, int], bytes]:
+        """(user, generation) → seed, for everything this adversary opens."""
+        acc = self.account
+        u = acc.ea if adv.user == EA_USER else acc.users[adv.user]
+        assert u is not None
+        own = [b for (g, to), b in sorted(u.boxes.items()) if to == adv.device] + adv.extra_boxes
+        seeds = {(adv.user, g): s for g, s in self._open_all(u, adv, adv.keys, adv.device, own).items()}
+        if adv.kind != "ea_compromise":
+            return seeds
+        for member in acc.users.values():
+            for esc in member.devices.values():
+                blob = esc.escrow_blob
+                if esc.kind != ESCROW or blob is None or (EA_USER, blob.ea_generation) not in seeds:
+                    continue
+                ea_keys = u.generation_keys(blob.ea_generation, seeds[(EA_USER, blob.ea_generation)])
+                try:
+                    esc_seed = acc.crypto.open_box(blob.ciphertext, ea_keys.general, blob.binding)
+                except DecryptionFailed:
+                    continue
+                esc_keys = acc.crypto.device_keys_from_seed(esc_seed)
+                boxes = [b for (g, to), b in sorted(member.boxes.items()) if to == esc.name]
+                for g, s in self._open_all(member, adv, esc_keys, esc.name, boxes).items():
+                    seeds[(member.id, g)] = s
+        return seeds
+
+    def exposure(self, sealed: list[Sealed]) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
+        """Which adversaries decrypt each message (real opens), and each one's window."""
+        exposed: dict[str, list[str]] = {m.message_id: [] for m in sealed}
+        windows = []
+        by_gen: dict[tuple[str, int], list[Sealed]] = {}
+        for m in sealed:
+            by_gen.setdefault((m.user, m.generation), []).append(m)
+        for adv in self.all:
+            seeds = self.seeds(adv)
+            count = 0
+            for (user, g), seed in sorted(seeds.items()):
+                if user == EA_USER:
+                    continue
+                for m in by_gen.get((user, g), []):
+                    try:
+                        if self.account.users[user].open(m, seed) == m.message_id.encode():
+                            exposed[m.message_id].append(adv.name)
+                            count += 1
+                    except DecryptionFailed:
+                        pass
+            windows.append(self._window(adv, seeds, count))
+        return exposed, windows
+
+    def _window(self, adv: Adversary, seeds: dict[tuple[str, int], bytes], count: int) -> dict[str, Any]:
+        """From the compromise until the first later generation the adversary lacks."""
+        acc = self.account
+        u = acc.ea if adv.user == EA_USER else acc.users[adv.user]
+        assert u is not None
+        held = sorted(g for (user, g) in seeds if user == adv.user)
+        ends = [gen.created_at for gen in u.generations
+                if gen.created_at >= adv.since and gen.number not in held]
+        return {"adversary": adv.name, "kind": adv.kind, "user": adv.user, "since": adv.since,
+                "window_end": min(ends) if ends else None,
+                "generations": ",".join(map(str, held)), "messages_exposed": count}
+

@@ -1,0 +1,116 @@
+"""What each adversary reads (PROTOCOL §6), by real decryption with its keys."""
+
+from __future__ import annotations
+
+from helpers import SCENARIOS, run_file
+from sim.scenario import load
+from sim.simulation import Simulation
+
+
+def exposed(r, name: str):  # type: ignore[no-untyped-def]
+    m = r.messages
+    return m[m["exposed_to"].str.split(",").apply(lambda xs: name in xs)]
+
+
+def window(r, name: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    return next(w for w in r.summary["adversaries"] if w["adversary"] == name)
+
+
+def test_server_added_device_reads_only_between_joining_and_the_rotation_after_revocation() -> None:
+    r = run_file("server_device")
+    m = r.messages
+    hit = exposed(r, "server:alice/ghost")
+    assert len(hit) == len(m[(m["sent_at"] >= 30) & (m["sent_at"] < 40)]) > 0
+    assert hit["sent_at"].min() >= 30 and hit["sent_at"].max() < 40
+    w = window(r, "server:alice/ghost")
+    assert (w["since"], w["window_end"]) == (30.0, 40.0)
+    assert r.summary["exposed"] == len(hit)
+    # the server's device is not the user's: it never reads on her behalf
+    assert not m["readable_by"].str.contains("ghost").any()
+    assert r.devices.set_index("device").loc["ghost", "revoked_at"] == 40.0
+
+
+def test_mitm_without_fingerprint_check_exposes_all_history() -> None:
+    sim = Simulation(load(SCENARIOS / "mitm.yaml"))
+    r = sim.run()
+    m = r.messages
+    before = m[m["sent_at"] < 50]
+    assert len(before) and set(exposed(r, "mitm:alice/laptop")["message_id"]) >= set(before["message_id"])
+    # exposed until the rotation on day 65, not after
+    after = m[m["sent_at"] > 65]
+    assert len(after) and (after["exposed_to"] == "").all()
+    # the real laptop never got the old generations: the approval went to the fork
+    assert (before["readable_by"] == "phone").all()
+    assert "mitm_approved" in set(r.events["event"])
+
+
+def test_mitm_is_caught_by_fingerprint_check_and_nothing_older_is_exposed() -> None:
+    sim = Simulation(load(SCENARIOS / "mitm_checked.yaml"))
+    captured = {}
+    real_approve = sim.adversaries.approve_on_fork
+
+    def spy(fork, approver, at, checked):  # type: ignore[no-untyped-def]
+        captured["fingerprints"] = sim.adversaries.fingerprints(fork)
+        captured["fork"] = fork
+        return real_approve(fork, approver, at, checked)
+
+    sim.adversaries.approve_on_fork = spy  # type: ignore[method-assign]
+    r = sim.run()
+    real_fp, fork_fp = captured["fingerprints"]
+    assert real_fp != fork_fp and len(real_fp.split()) == 16
+    assert captured["fork"].chain.links[-1].kind == "device_revoke"  # impostor revoked on the fork
+    assert r.summary["exposed"] == 0 and r.summary["adversaries"] == []
+    assert "mitm_detected" in set(r.events["event"])
+    old = r.messages[r.messages["sent_at"] < 50]
+    assert (old["readable_by"] == "phone,laptop").all()  # the real laptop was approved instead
+
+
+def test_stolen_phone_revoked_from_web_reads_new_mail_until_a_device_rotates() -> None:
+    r = run_file("web_revoke")
+    m = r.messages
+    hit = exposed(r, "thief:alice/phone")
+    window_mail = m[(m["sent_at"] > 51) & (m["sent_at"] < 70)]
+    assert len(window_mail) and set(window_mail["message_id"]) <= set(hit["message_id"])
+    assert (m[m["sent_at"] >= 70]["exposed_to"] == "").all()
+    assert window(r, "thief:alice/phone")["window_end"] == 70.0
+
+
+def test_signed_revocation_ends_the_thiefs_window_at_once() -> None:
+    r = run_file("stolen_signed")
+    m = r.messages
+    hit = exposed(r, "thief:alice/phone")
+    assert hit["sent_at"].max() < 51  # only what it already had
+    assert (m[m["sent_at"] > 51]["exposed_to"] == "").all()
+    assert window(r, "thief:alice/phone")["window_end"] == 51.0
+    # the thief keeps every generation it knew: all mail sent before the revocation
+    assert set(hit["message_id"]) == set(m[m["sent_at"] < 51]["message_id"])
+
+
+def test_leaked_backup_key_exposes_every_generation_it_holds() -> None:
+    r = run_file("leaked_backup")
+    backup_gens = {int(g) for g in r.devices.set_index("device").loc["backup-1", "generations"].split(",")}
+    m = r.messages
+    hit = exposed(r, "leak:alice/backup-1")
+    assert set(hit["message_id"]) == set(m[m["generation"].isin(backup_gens)]["message_id"])
+    assert len(hit) == len(m)  # made by the oldest device and never revoked: everything
+    assert window(r, "leak:alice/backup-1")["window_end"] is None
+
+
+def test_compromised_ea_device_exposes_what_escrow_holds() -> None:
+    r = run_file("ea_compromise")
+    m = r.messages
+    escrow_gens = {int(g) for g in r.devices.query("kind == 'escrow'").iloc[0]["generations"].split(",")}
+    hit = exposed(r, "ea:admin-laptop")
+    assert set(hit["message_id"]) == set(m[m["generation"].isin(escrow_gens)]["message_id"]) != set()
+
+
+def test_explain_reports_exposure(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sim.analysis import Result
+
+    r = run_file("server_device")
+    r.write(tmp_path, parquet=False)
+    msg = exposed(r, "server:alice/ghost").iloc[0]["message_id"]
+    text = Result.read(tmp_path).explain(msg, "phone")
+    assert "Exposed to server:alice/ghost" in text and "until day 40" in text
+    clean = r.messages[r.messages["exposed_to"] == ""].iloc[0]["message_id"]
+    assert "No adversary key decrypts it." in r.explain(clean, "phone")
