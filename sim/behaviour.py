@@ -16,18 +16,15 @@ import numpy as np
 import simpy
 
 from .crypto import BackupKeyError
+from .online import OnlineSchedule
 from .protocol import BACKUP, EA_USER, ESCROW, PHYSICAL, ProtocolError, Sealed, User
 from .scenario import (
     Behaviour,
     DeviceSpec,
+    Dist,
     Event,
-    Exp,
-    Fixed,
-    LogNormal,
-    Normal,
     Sessions,
     Traffic,
-    Uniform,
 )
 
 if TYPE_CHECKING:
@@ -36,30 +33,19 @@ if TYPE_CHECKING:
 Proc = Generator[simpy.Event, Any, Any]
 
 
-def draw(rng: np.random.Generator, dist: Any) -> float:
+def draw(rng: np.random.Generator, dist: Dist) -> float:
     """One draw, in days, from a scenario distribution."""
-    if isinstance(dist, Fixed):
-        return dist.fixed
-    if isinstance(dist, Exp):
-        return float(rng.exponential(dist.exp))
-    if isinstance(dist, Uniform):
-        return float(rng.uniform(*dist.uniform))
-    if isinstance(dist, LogNormal):
-        return float(dist.lognormal.median * np.exp(rng.normal(0.0, dist.lognormal.sigma)))
-    if isinstance(dist, Normal):
-        return max(0.0, float(rng.normal(dist.normal.mean, dist.normal.sd)))
-    raise TypeError(f"not a distribution: {dist!r}")
+    return dist.sample(rng)
 
 
 @dataclass
 class DeviceState:
     """What the behaviour layer knows of a device beyond the protocol: the spec it
-    came from and whether it is online."""
+    came from and when it is online."""
 
     name: str
     spec: DeviceSpec
-    label: str
-    online: bool = False
+    schedule: OnlineSchedule
     generation: int = 1  # 1 for the original, 2 for its first replacement…
 
 
@@ -68,6 +54,7 @@ class Person:
     """One user's behaviour: their devices' runtime state, random streams, backup papers."""
 
     name: str
+    index: int
     behaviour: Behaviour
     traffic: Traffic
     rng: np.random.Generator
@@ -75,6 +62,7 @@ class Person:
     devices: dict[str, DeviceState] = field(default_factory=dict)
     papers: dict[str, str] = field(default_factory=dict)  # backup name → string still held
     changed: simpy.Event | None = None
+    duties: set[str] = field(default_factory=set)  # pending duties with a process waiting
     recovering: bool = False
     escrow_accepted: bool = False
 
@@ -92,13 +80,14 @@ class Behaviours:
         return self.account.users.get(person.name)
 
     def notify(self, person: Person) -> None:
-        """Wake every process waiting for a change in this person's devices."""
+        """Something changed for this person: wake waiting processes, take up new duties."""
         if person.changed is not None and not person.changed.triggered:
             person.changed.succeed()
-        person.changed = self.env.event()
+        person.changed = None
+        self.take_up_duties(person)
 
     def wait_change(self, person: Person) -> simpy.Event:
-        if person.changed is None or person.changed.triggered:
+        if person.changed is None:
             person.changed = self.env.event()
         return person.changed
 
@@ -108,14 +97,29 @@ class Behaviours:
         if u is None or name not in u.devices:
             return False
         d = u.devices[name]
-        return d.kind == PHYSICAL and u.in_hand(name) and d.keys is not None
+        return d.kind == PHYSICAL and d.gone_at is None and not d.revoked and d.keys is not None
 
-    def usable_online(self, person: Person) -> list[str]:
+    def usable_devices(self, person: Person) -> list[str]:
         u = self.protocol_user(person)
-        if u is None:
-            return []
-        return [d.name for d in u.active()
-                if self.usable(person, d.name) and person.devices[d.name].online]
+        return [] if u is None else [d.name for d in u.active() if self.usable(person, d.name)]
+
+    def wait_online(self, person: Person, candidates: Callable[[], list[str]]) -> Proc:
+        """Wait until one of ``candidates()`` is online; return its name, or None once
+        there are no candidates left."""
+        while True:
+            names = candidates()
+            if not names:
+                return None
+            now = self.env.now
+            best: tuple[float, str] | None = None
+            for n in names:
+                t = person.devices[n].schedule.next_online(now)
+                if t is not None and (best is None or t < best[0]):
+                    best = (t, n)
+            if best is not None and best[0] <= now:
+                return best[1]
+            change = self.wait_change(person)
+            yield change if best is None else (self.env.timeout(best[0] - now) | change)
 
     def attempt(self, user: str, what: str, action: Callable[[], Any]) -> Any:
         """Run a protocol action; a refusal is recorded, not raised."""
@@ -129,54 +133,58 @@ class Behaviours:
     def device_life(self, person: Person, spec: DeviceSpec, name: str, start: float,
                     generation: int = 1) -> Proc:
         yield self.env.timeout(max(0.0, start - self.env.now))
-        state = DeviceState(name, spec, spec.kind, generation=generation)
-        person.devices[name] = state
+        pattern = spec.sessions()
+        if isinstance(pattern, Sessions):
+            rng = self.sim.stream("sessions", person.index, len(person.devices))
+            schedule = OnlineSchedule(self.env.now, "sessions", lambda: draw(rng, pattern.every),
+                                      lambda: draw(rng, pattern.length))
+        else:
+            schedule = OnlineSchedule(self.env.now, "never" if pattern == "never" else "always")
+        person.devices[name] = DeviceState(name, spec, schedule, generation)
         u = self.account.user(person.name)
         u.add_device(name, self.env.now)
         self.sim.labels[(person.name, name)] = spec.kind
-        sessions = spec.sessions()
-        state.online = sessions is None
-        if isinstance(sessions, Sessions):
-            self.env.process(self.sessions(person, state))
-        if state.online:
-            self.came_online(person, name)
         if len(u.devices) > 1 and person.behaviour.approval is not None:
             self.env.process(self.prompt(person, name))
         if spec.fate is not None:
-            self.env.process(self.fate(person, state))
+            self.env.process(self.fate(person, person.devices[name]))
         self.check_stranded(person)
         self.notify(person)
 
-    def sessions(self, person: Person, state: DeviceState) -> Proc:
-        sessions = state.spec.sessions()
-        assert isinstance(sessions, Sessions)
-        while self.usable(person, state.name):
-            yield self.env.timeout(draw(person.rng, sessions.every))
-            if not self.usable(person, state.name):
-                return
-            state.online = True
-            self.came_online(person, state.name)
-            self.notify(person)
-            yield self.env.timeout(draw(person.rng, sessions.length))
-            state.online = False
-
-    def came_online(self, person: Person, name: str) -> None:
-        """What a device does when it comes online: pending rotation, escrow re-key or
-        enrolment."""
+    def take_up_duties(self, person: Person) -> None:
+        """What the first suitable device to come online must do: a deferred rotation,
+        an escrow re-key, an escrow enrolment."""
         u = self.protocol_user(person)
-        if u is None or not self.usable(person, name):
+        if u is None:
             return
-        now = self.env.now
-        if u.stale:
-            self.attempt(person.name, "rotate", lambda: u.rotate(name, now))
         esc = self.account.escrow_device(person.name) if self.account.ea else None
-        if u.escrow_stale and esc is not None and name in u.approval_class(esc.name):
-            self.attempt(person.name, "escrow re-key",
-                         lambda: self.account.rekey_escrow(person.name, name, now))
+        if u.stale:
+            self._duty(person, "rotate", lambda: self.usable_devices(person),
+                       lambda by: u.rotate(by, self.env.now), lambda: u.stale)
+        if u.escrow_stale and esc is not None:
+            self._duty(person, "escrow re-key",
+                       lambda: [n for n in self.usable_devices(person) if n in u.approval_class(esc.name)],
+                       lambda by: self.account.rekey_escrow(person.name, by, self.env.now),
+                       lambda: u.escrow_stale)
         if person.escrow_accepted and esc is None and self.account.ea is not None:
-            self.attempt(person.name, "escrow enrolment",
-                         lambda: self.account.enroll_escrow(person.name, name, now))
+            self._duty(person, "escrow enrolment", lambda: self.usable_devices(person),
+                       lambda by: self.account.enroll_escrow(person.name, by, self.env.now),
+                       lambda: self.account.escrow_device(person.name) is None)
+
+    def _duty(self, person: Person, what: str, candidates: Callable[[], list[str]],
+              act: Callable[[str], Any], pending: Callable[[], bool]) -> None:
+        if what not in person.duties:
+            person.duties.add(what)
+            self.env.process(self._do_duty(person, what, candidates, act, pending))
+
+    def _do_duty(self, person: Person, what: str, candidates: Callable[[], list[str]],
+                 act: Callable[[str], Any], pending: Callable[[], bool]) -> Proc:
+        by = yield from self.wait_online(person, candidates)
+        person.duties.discard(what)
+        if by is not None and pending():
+            self.attempt(person.name, what, lambda: act(by))
             self.check_stranded(person)
+            self.notify(person)
 
     def fate(self, person: Person, state: DeviceState) -> Proc:
         fate = state.spec.fate
@@ -199,8 +207,6 @@ class Behaviours:
         if cause == "stolen":
             self.sim.adversaries.thief(person.name, name, self.env.now)
         u.gone(name, self.env.now, cause)
-        if name in person.devices:
-            person.devices[name].online = False
         rev = person.behaviour.revocation
         if rev is not None and cause != "wiped" and person.rng.random() < rev.probability:
             self.env.process(self.revoke_later(person, name, rev.delay, rev.signed))
@@ -208,18 +214,18 @@ class Behaviours:
         self.notify(person)
 
     def revoke_later(self, person: Person, name: str, delay: Any, signed: bool) -> Proc:
+        """Revoke ``name`` after ``delay``: signed from the first usable device online,
+        or from the web when unsigned or when no usable device is left."""
         yield self.env.timeout(draw(person.rng, delay))
         u = self.account.user(person.name)
-        while signed and not u.devices[name].revoked:
-            online = self.usable_online(person)
-            if online:
-                self.attempt(person.name, "revoke", lambda: u.revoke(online[0], [name], self.env.now))
-                return
-            if not any(self.usable(person, d.name) for d in u.active()):
-                break  # no device left to sign with: fall back to the web
-            yield self.wait_change(person)
-        if not u.devices[name].revoked:
+        by = (yield from self.wait_online(person, lambda: self.usable_devices(person))) if signed else None
+        if u.devices[name].revoked:
+            return
+        if by is not None:
+            self.attempt(person.name, "revoke", lambda: u.revoke(by, [name], self.env.now))
+        else:
             self.attempt(person.name, "revoke", lambda: u.revoke_unsigned([name], self.env.now, "web"))
+        self.notify(person)
 
     # ------------------------------------------------------------ approvals
     def _approvers(self, person: Person, new: str) -> list[str]:
@@ -242,15 +248,10 @@ class Behaviours:
             return
         u = self.account.user(person.name)
         while not u.devices[new].revoked:
-            candidates = self._approvers(person, new)
-            if not candidates:
+            approver = yield from self.wait_online(person, lambda: self._approvers(person, new))
+            if approver is None:
                 return
-            online = [n for n in candidates if person.devices[n].online]
-            if not online:
-                yield self.wait_change(person)
-                continue
             yield self.env.timeout(draw(person.rng, policy.delay))
-            approver = online[0]
             if self.usable(person, approver) and not u.devices[new].revoked:
                 self.approve(person, approver)
 
@@ -282,15 +283,13 @@ class Behaviours:
         assert spec is not None
         yield self.env.timeout(draw(person.rng, spec.at))
         for _ in range(spec.count):
-            while True:
-                online = self.usable_online(person)
-                by = spec.by if spec.by is not None else (online[0] if online else None)
-                if by is not None and by in online:
-                    break
-                if spec.by is not None and self.protocol_user(person) is not None \
-                        and not self.usable(person, spec.by) and spec.by in person.devices:
-                    return  # the chosen device is gone before it made the key
-                yield self.wait_change(person)
+            if spec.by is not None:
+                by = yield from self.wait_online(
+                    person, lambda: [spec.by] if self.usable(person, str(spec.by)) else [])
+            else:
+                by = yield from self.wait_online(person, lambda: self.usable_devices(person))
+            if by is None:
+                return  # the chosen device is gone before it made the key
             self.create_backup(person, by, f"backup-{len(person.papers) + 1}", spec.paper_lost)
 
     def create_backup(self, person: Person, by: str, name: str, paper_lost: Any = None) -> None:
@@ -362,8 +361,7 @@ class Behaviours:
         self.notify(person)
 
     def _newest_usable(self, person: Person) -> str | None:
-        u = self.account.user(person.name)
-        usable = [d.name for d in u.active() if self.usable(person, d.name)]
+        usable = self.usable_devices(person)
         return usable[-1] if usable else None
 
     def _ea_device_for(self, person: Person) -> str | None:
@@ -383,9 +381,7 @@ class Behaviours:
             return
         yield self.env.timeout(max(0.0, enabled_at - self.env.now) + draw(person.rng, spec.accept_delay))
         person.escrow_accepted = True
-        online = self.usable_online(person)
-        if online:
-            self.came_online(person, online[0])
+        self.notify(person)
 
     # ------------------------------------------------------------ traffic
     def traffic(self, person: Person, app: str) -> Proc:

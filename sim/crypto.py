@@ -221,7 +221,8 @@ class Crypto:
     """The cryptography of one replication, drawing from ``stream``.
 
     ``ops`` counts every real operation performed (key generations, box seals
-    and opens, content seals and opens, signatures, verifications, Argon2id).
+    and opens, content seals and opens, signatures, verifications, Argon2id);
+    a ``_pq`` suffix marks the hybrid ML-KEM-768 + X25519 variants.
     """
 
     stream: ByteStream
@@ -238,7 +239,7 @@ class Crypto:
 
     def device_keys_from_seed(self, seed: bytes) -> DeviceKeys:
         """Device keys from a 32-byte seed (HKDF); used for backup and escrow devices."""
-        self.ops["device_keygen"] += 1
+        self.ops["device_keygen_pq" if self.post_quantum else "device_keygen"] += 1
         sk = ed25519.Ed25519PrivateKey.from_private_bytes(_hkdf(seed, "device/ed25519", 32))
         kem = self._kem(_hkdf(seed, "device/kem", 96), self.post_quantum)
         return DeviceKeys(sk, kem)
@@ -248,7 +249,7 @@ class Crypto:
 
     def generation_keys(self, seed: bytes) -> GenerationKeys:
         """HKDF tree of a generation seed (PROTOCOL §2). Mail is hybrid when post-quantum."""
-        self.ops["generation_derive"] += 1
+        self.ops["generation_derive_pq" if self.post_quantum else "generation_derive"] += 1
         return GenerationKeys(
             seed=seed,
             general=self._kem(_hkdf(seed, "puk/general", 32), False),
@@ -266,11 +267,11 @@ class Crypto:
         return _SUITE_HYBRID if pub_or_priv.hybrid else _SUITE_X25519
 
     def hpke_seal(self, op: str, plaintext: bytes, to: KemPublic, info: bytes) -> bytes:
-        self.ops[op] += 1
+        self.ops[op + "_pq" if to.hybrid else op] += 1
         return self._suite(to).encrypt(plaintext, to.key, info=info)  # type: ignore[arg-type]
 
     def hpke_open(self, op: str, ciphertext: bytes, key: KemPrivate, info: bytes) -> bytes:
-        self.ops[op] += 1
+        self.ops[op + "_pq" if key.hybrid else op] += 1
         try:
             return self._suite(key).decrypt(ciphertext, key._key, info=info)  # type: ignore[arg-type]
         except (InvalidTag, ValueError) as exc:

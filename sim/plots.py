@@ -110,17 +110,20 @@ def save(ax: Axes, path: str | Path) -> None:
 
 
 def _group_label(by: list[str], key: Any) -> str:
+    from .runner import short_path
+
     keys = key if isinstance(key, tuple) else (key,)
-    return ", ".join(f"{'.'.join(str(c).split('.')[-2:])}={v}" for c, v in zip(by, keys, strict=True))
+    return ", ".join(f"{short_path(str(c))}={v}" for c, v in zip(by, keys, strict=True))
 
 
 def sweep_groups(df: pd.DataFrame, by: str | list[str] | None = None) -> list[tuple[str, pd.DataFrame]]:
-    """(label, rows) per grid point — or per value of the ``by`` columns — in sorted order."""
+    """(label, rows) per grid point — or per value of the ``by`` columns, in order of first
+    appearance (grid order for a sweep table)."""
     if by is None:
         if "point" not in df:
             return [("all", df)]
         out = []
-        for point, g in df.groupby("point", sort=True):
+        for point, g in df.groupby("point", sort=True):  # point numbers are the grid order
             out.append((str(g["label"].iloc[0]) if "label" in g else f"point {point}", g))
         return out
     cols = [by] if isinstance(by, str) else list(by)
@@ -129,7 +132,7 @@ def sweep_groups(df: pd.DataFrame, by: str | list[str] | None = None) -> list[tu
         raise KeyError(f"no column {missing[0]!r} in the sweep table (varied: "
                        f"{', '.join(c for c in df.columns if '.' in c) or 'nothing'})")
     return [(_group_label(cols, key), g) for key, g in df.groupby(cols if len(cols) > 1 else cols[0],
-                                                                    sort=True, dropna=False)]
+                                                                    sort=False, dropna=False)]
 
 
 def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:

@@ -17,7 +17,6 @@ import datetime as dt
 import itertools
 import json
 import math
-import multiprocessing
 import platform
 import sys
 import typing
@@ -110,8 +109,18 @@ def _show(value: Any) -> Any:
 def _label(overrides: Mapping[str, Any]) -> str:
     if not overrides:
         return "base"
-    return ", ".join(f"{'.'.join(p.split('.')[-2:])}={'none' if v is None else _show(v)}"
-                     for p, v in overrides.items())
+    return ", ".join(f"{short_path(p)}={'none' if v is None else _show(v)}" for p, v in overrides.items())
+
+
+def short_path(path: str) -> str:
+    """The tail of a dotted path that names it in a legend: its last two names with any
+    list indexes between (``users.0.devices.0.online`` → ``devices.0.online``)."""
+    parts = path.split(".")
+    names, k = 0, len(parts)
+    while k > 0 and names < 2:
+        k -= 1
+        names += not parts[k].isdigit()
+    return ".".join(parts[k:])
 
 
 def _columns(points: list[dict[str, Any]]) -> dict[str, dict[int, Any]]:
@@ -265,8 +274,9 @@ def _executor(workers: int | None, scheduler: str | None,
                 cluster.close()
         return
     if workers is not None and workers >= 1:
-        # spawn: a clean interpreter per worker, the same on every platform and safe with threads
-        pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        # the platform's default start method: fork on Linux (fast, works from any script or
+        # notebook), spawn elsewhere (scripts need the usual `if __name__ == "__main__":` guard)
+        pool = cf.ProcessPoolExecutor(workers)
         try:
             yield pool, workers, f"processes ({workers})"
         finally:

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import (
     BaseModel,
@@ -72,9 +73,15 @@ class _Model(BaseModel):
 class Fixed(_Model):
     fixed: Duration
 
+    def sample(self, rng: np.random.Generator) -> float:
+        return self.fixed
+
 
 class Exp(_Model):
     exp: Duration = Field(description="mean")
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return float(rng.exponential(self.exp))
 
 
 class Uniform(_Model):
@@ -86,6 +93,9 @@ class Uniform(_Model):
             raise ValueError("uniform: the upper bound is below the lower bound")
         return self
 
+    def sample(self, rng: np.random.Generator) -> float:
+        return float(rng.uniform(*self.uniform))
+
 
 class _LogNormal(_Model):
     median: Duration
@@ -95,6 +105,9 @@ class _LogNormal(_Model):
 class LogNormal(_Model):
     lognormal: _LogNormal
 
+    def sample(self, rng: np.random.Generator) -> float:
+        return float(self.lognormal.median * np.exp(rng.normal(0.0, self.lognormal.sigma)))
+
 
 class _Normal(_Model):
     mean: Duration
@@ -102,7 +115,12 @@ class _Normal(_Model):
 
 
 class Normal(_Model):
+    """Truncated at zero."""
+
     normal: _Normal
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return max(0.0, float(rng.normal(self.normal.mean, self.normal.sd)))
 
 
 _DIST_TAGS = {"fixed": "Fixed", "exp": "Exp", "uniform": "Uniform", "lognormal": "LogNormal",

@@ -16,7 +16,7 @@ from .protocol import EA_USER, Account, ProtocolError, Sealed
 from .scenario import Event, Scenario, load
 
 # Named child streams: a new kind of draw gets a new index and shifts no other stream.
-STREAMS = {"keys": 0, "behaviour": 1, "traffic": 2, "escrow": 3, "adversary": 4}
+STREAMS = {"keys": 0, "behaviour": 1, "traffic": 2, "escrow": 3, "sessions": 4}
 
 
 def stream(seed: int, rep: int, name: str, *extra: int) -> np.random.Generator:
@@ -40,12 +40,15 @@ class Simulation:
         self.senders: dict[str, str] = {}
         self.behaviours = Behaviours(self)
         self.people = {
-            u.name: Person(u.name, scenario.behaviour_of(u), scenario.traffic_of(u),
-                           stream(self.seed, rep, "behaviour", i), stream(self.seed, rep, "traffic", i))
+            u.name: Person(u.name, i, scenario.behaviour_of(u), scenario.traffic_of(u),
+                           self.stream("behaviour", i), self.stream("traffic", i))
             for i, u in enumerate(scenario.users)
         }
         self._message_count = 0
         self._start()
+
+    def stream(self, name: str, *extra: int) -> np.random.Generator:
+        return stream(self.seed, self.rep, name, *extra)
 
     def _start(self) -> None:
         b, s = self.behaviours, self.scenario
@@ -72,7 +75,7 @@ class Simulation:
     def _escrow(self) -> Any:
         spec = self.scenario.account.escrow
         assert spec is not None
-        rng = stream(self.seed, self.rep, "escrow")
+        rng = self.stream("escrow")
         devices = [d for admin in spec.admins for d in admin.devices]
         joins = [max(spec.enabled_at, draw(rng, d.joins_at)) for d in devices]
         yield self.env.timeout(spec.enabled_at)
@@ -117,6 +120,8 @@ class Simulation:
             if by:
                 self.behaviours.attempt(EA_USER, "revoke EA device",
                                         lambda: self.account.revoke_ea_device(by[0], name, self.env.now))
+                for person in self.people.values():
+                    self.behaviours.notify(person)  # members' escrow devices need a re-key
 
     # ------------------------------------------------------------ messages
     def seal(self, user: str, app: str, sender: str) -> Sealed:
@@ -140,6 +145,8 @@ class Simulation:
             ea = acc.ea
             by = e.by or (ea and next((d.name for d in ea.active() if d.name != e.device), None))
             b.attempt(EA_USER, e.action, lambda: acc.revoke_ea_device(str(by), str(e.device), now))
+            for p in self.people.values():
+                b.notify(p)
             return
         assert person is not None and e.user is not None
         if e.action == "send":
@@ -175,10 +182,7 @@ class Simulation:
                              "decommission": "decommissioned"}[e.action]
                     return b.go(person, str(e.device), cause)
                 case "online" | "offline":
-                    person.devices[str(e.device)].online = e.action == "online"
-                    if e.action == "online":
-                        b.came_online(person, str(e.device))
-                    return b.notify(person)
+                    return person.devices[str(e.device)].schedule.set(now, e.action == "online")
                 case "create_backup_key":
                     return b.create_backup(person, str(e.by), e.name or f"backup-{len(person.papers) + 1}")
                 case "paper_lost":

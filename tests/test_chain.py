@@ -342,18 +342,26 @@ def test_revoked_signer(world: World) -> None:
                          {name: world.stolen[name].signing})
         with pytest.raises(RevokedSigner):
             full.append(link)
-    # a revoked EA device can no longer co-sign on a member chain
-    link = full.make("batch_approve", {"by": "a", "approved": [], "revoked": [],
-                                       "cosigner": "ea:ea2"},
-                     {"a": _keys(world.u, "a").signing, "ea:ea2": world.stolen["ea:ea2"].signing})
-    with pytest.raises((RevokedSigner, UnknownSigner)):
-        full.append(link)
     # before its revocation, the same signer was accepted
     i = next(i for i, lk in enumerate(world.u.chain.links)
              if lk.kind == "device_revoke" and "c" in lk.body["revoked"])
     early = world.u.chain.fork(i)
     early.append(early.make("batch_approve", {"by": "c", "approved": [], "revoked": []},
                             {"c": world.stolen["c"].signing}))
+
+
+def test_revoked_ea_device_cannot_cosign_a_new_link(world: World) -> None:
+    """ea2 was revoked on the EA chain; a *new* link on a member chain co-signed by it
+    (e.g. an escrow recovery by a departed admin who kept the keys) must be refused.
+    (Links it co-signed before its revocation stay valid: see
+    test_chain_still_verifies_after_cosigning_ea_device_is_revoked_later.)"""
+    assert world.ea.devices["ea2"].revoked
+    full = world.u.chain.fork(len(world.u.chain.links))
+    link = full.make("batch_approve", {"by": "a", "approved": [], "revoked": [],
+                                       "cosigner": "ea:ea2"},
+                     {"a": _keys(world.u, "a").signing, "ea:ea2": world.stolen["ea:ea2"].signing})
+    with pytest.raises((RevokedSigner, UnknownSigner)):
+        full.append(link)
 
 
 def test_missing_signatures(world: World) -> None:
@@ -473,8 +481,56 @@ def test_lockdown_violations_on_ea_chain(world: World) -> None:
     with pytest.raises(LockdownViolation):
         f.append(f.make("batch_approve", {"by": "ea3", "approved": [], "revoked": []},
                         {"ea3": new.signing}))
+    # nor bring a generation by rotating or revoking (PROTOCOL §3: "no generation of
+    # theirs is accepted")
+    with pytest.raises(LockdownViolation):
+        f.append(f.make("puk_rotate", {"by": "ea3", "generation": {"n": 6}}, {"ea3": new.signing}))
+    with pytest.raises(LockdownViolation):
+        f.append(f.make("device_revoke", {"by": "ea3", "revoked": [], "generation": {"n": 6}},
+                        {"ea3": new.signing}))
     # a confirmed device may, and that confirms the new one
     ea1 = _keys(world.ea, "ea1")
     f.append(f.make("batch_approve", {"by": "ea1", "approved": ["ea3"], "revoked": []},
                     {"ea1": ea1.signing}))
     assert "ea3" in f.confirmed
+
+
+# ------------------------------------------------------------------ minimal repros of the above
+
+
+def test_signature_hex_is_canonical(world: World) -> None:
+    """Upper-casing a signature's hex keeps the same signature bytes but changes the link's
+    encoding and hash; such a link must not be accepted (else anyone can re-hash links and
+    change fingerprints without a key)."""
+    link = world.u.chain.links[1]
+    name = next(iter(link.signatures))
+    recased = Link(link.seq, link.prev, link.kind, link.body,
+                   {name: link.signatures[name].upper()})
+    assert recased.hash != link.hash
+    with pytest.raises(ChainError):
+        world.u.chain.fork(1).append(recased)
+
+
+@pytest.mark.parametrize("field_name", ["device", "verify_key", "by"])
+def test_link_missing_a_body_field_is_a_chain_error(world: World, field_name: str) -> None:
+    """A link whose body lacks a field its kind needs is refused with a ChainError
+    (MalformedLink), not a KeyError."""
+    chain = world.u.chain
+    i = next(i for i, lk in enumerate(chain.links)
+             if lk.kind == "device_add_and_approve" and field_name in lk.body)
+    link = chain.links[i]
+    body = {k: v for k, v in link.body.items() if k != field_name}
+    forged = Link(link.seq, link.prev, link.kind, body, dict(link.signatures))
+    with pytest.raises(ChainError):
+        chain.fork(i).append(forged)
+    with pytest.raises((MalformedLink, ChainError)):
+        chain.fork(i).append(Link.decode(forged.encode()))
+
+
+def test_link_with_non_hex_key_is_a_chain_error(world: World) -> None:
+    chain = world.u.chain
+    link = chain.links[1]
+    body = {**link.body, "verify_key": "zz" + link.body["verify_key"][2:]}
+    forged = Link(link.seq, link.prev, link.kind, body, dict(link.signatures))
+    with pytest.raises(ChainError):
+        chain.fork(1).append(forged)

@@ -163,6 +163,20 @@ def test_unreadable_strings_are_refused(text: str) -> None:
         decode_backup_key(text)
 
 
+def test_random_strings_are_refused() -> None:
+    rnd = random.Random(8)
+    outcomes = []
+    for _ in range(5000):
+        text = "".join(rnd.choice(CROCKFORD) for _ in range(32))
+        try:
+            decode_backup_key(text)
+        except BackupKeyError:
+            outcomes.append("refused")
+        else:
+            outcomes.append("decoded")  # possible (a valid code word), but ~never
+    assert outcomes.count("refused") >= 4990
+
+
 def test_account_refuses_strings_that_do_not_derive_the_backup_key() -> None:
     crypto = cheap(11)
     acc = Account(crypto)

@@ -445,6 +445,44 @@ def test_ea_lockdown_new_device_knows_nothing_until_approved() -> None:
     assert u.can_decrypt("new", m)
 
 
+def test_unconfirmed_ea_device_cannot_rotate_the_ea_key() -> None:
+    """Lockdown (PROTOCOL §3): no generation of an unconfirmed device is accepted.
+    Otherwise a server-added EA device could rotate the EA per-user key to one it chose,
+    and every escrow blob sealed afterwards would be sealed to it."""
+    acc = Account(cheap(15))
+    acc.enable_escrow("ea1", 0)
+    ea = acc.ea
+    assert ea is not None
+    acc.add_ea_device("evil", 1)
+    n = len(ea.generations)
+    with pytest.raises((ProtocolError, ChainError)):
+        ea.rotate("evil", 2)
+    assert len(ea.generations) == n
+    with pytest.raises((ProtocolError, ChainError)):
+        ea.revoke("evil", ["ea-backup"], 3)
+    assert len(ea.generations) == n and not ea.devices["ea-backup"].revoked
+
+
+def test_refused_revocation_changes_nothing() -> None:
+    """A revocation the protocol refuses (here: one target already revoked) must leave no
+    trace: the other targets stay unrevoked and keep their keys."""
+    acc = Account(cheap(16))
+    u = acc.user("alice")
+    u.add_device("a", 0)
+    u.add_device("b", 1)
+    u.add_device("e", 2)
+    u.revoke_unsigned(["e"], 3)
+    links, gens = len(u.chain.links), len(u.generations)
+    with pytest.raises(ProtocolError):
+        u.revoke("a", ["b", "e"], 4)
+    with pytest.raises(ProtocolError):
+        u.batch_approve("a", 4, revoke=["b", "e"])
+    assert len(u.chain.links) == links and len(u.generations) == gens
+    assert not u.devices["b"].revoked and "b" not in u.chain.revoked
+    assert u.devices["b"].keys is not None and u.devices["b"].gone_at is None
+    assert knows(u, "b") == u.boxed("b")
+
+
 def test_lockdown_requires_one_class_and_a_backup_key() -> None:
     acc = Account(cheap(14))
     u = acc.user("alice")

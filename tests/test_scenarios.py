@@ -119,7 +119,7 @@ def test_web_revocation_leaves_the_key_stale_until_a_device_rotates() -> None:
     phone_gens = {int(g) for g in device(r, "alice", "phone")["generations"].split(",")}
     window = m[(m["sent_at"] > 51) & (m["sent_at"] < 70)]
     assert len(window) and set(window["generation"]) <= phone_gens  # still sealed to a stale key
-    later = m[m["sent_at"] >= 70]
+    later = m[m["sent_at"] > 70]
     assert len(later) and not set(later["generation"]) & phone_gens
     rotate = r.events[r.events["event"] == "rotate"]
     assert list(rotate["time"]) == [70.0] and list(rotate["device"]) == ["laptop"]

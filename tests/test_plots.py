@@ -1,0 +1,154 @@
+"""Sweep charts: each draws exactly the data of the table it is given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from matplotlib.container import BarContainer
+from scipy.stats import binomtest
+
+from sim import plots
+from sim.cli import main
+
+HORIZON = 100.0
+LOSSES = {0: [5.0, 20.0, 20.0], 1: [], 2: [1.0, 2.0, 3.0, 4.0]}  # first loss days per point
+REPS = {0: 10, 1: 10, 2: 4}
+COUNT = {0: 0, 1: 2, 2: 0}  # backup keys at each point
+
+
+@pytest.fixture
+def df() -> pd.DataFrame:
+    rows = []
+    for p, n in REPS.items():
+        for r in range(n):
+            t = LOSSES[p][r] if r < len(LOSSES[p]) else None
+            rows.append({"run_id": f"p{p}-r{r}", "point": p, "rep": r, "seed": 1,
+                         "label": f"policy {p}", "behaviour.backup_keys.count": COUNT[p],
+                         "horizon_days": HORIZON, "any_loss": t is not None,
+                         "first_loss_at": np.nan if t is None else t,
+                         "fraction_lost": 0.0 if t is None else (r + 1) / 10})
+    return pd.DataFrame(rows)
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    ci = binomtest(k, n).proportion_ci(method="wilson")
+    return ci.low, ci.high
+
+
+def bar_container(ax: plt.Axes) -> BarContainer:
+    return next(c for c in ax.containers if isinstance(c, BarContainer))
+
+
+@pytest.fixture(autouse=True)
+def close_figures() -> None:
+    yield
+    plt.close("all")
+
+
+def test_risk_over_time_is_the_censored_ecdf_of_first_loss(df: pd.DataFrame) -> None:
+    ax = plots.risk_over_time(df)
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["policy 0 (n=10)", "policy 1 (n=10)", "policy 2 (n=4)"]
+    for p, line in enumerate(lines):
+        times = np.array(LOSSES[p])
+        x = np.unique(np.concatenate([[0.0], times, [HORIZON]]))
+        y = [(times <= t).sum() / REPS[p] for t in x]
+        np.testing.assert_allclose(line.get_xdata(), x)
+        np.testing.assert_allclose(line.get_ydata(), y)
+        assert line.get_drawstyle() == "steps-post"
+        # the band reaches the Wilson bounds of the final share
+        band = ax.collections[p].get_paths()[0].vertices[:, 1]
+        low, high = wilson(len(times), REPS[p])
+        assert band.max() == pytest.approx(high) and band.min() == pytest.approx(0.0)
+        if len(times) == 0:
+            assert low == 0.0
+    assert ax.get_lines()[1].get_ydata().max() == 0.0  # no loss: flat at zero
+    assert ax.get_lines()[2].get_ydata()[-1] == 1.0  # every replication lost something
+
+
+def test_risk_over_time_censors_at_the_given_horizon(df: pd.DataFrame) -> None:
+    line = plots.risk_over_time(df, horizon=10.0).get_lines()[0]
+    assert line.get_xdata().tolist() == [0.0, 5.0, 10.0] and line.get_ydata().tolist() == [0.0, 0.1, 0.1]
+
+
+def test_policy_comparison_bars_are_loss_shares_with_wilson_intervals(df: pd.DataFrame) -> None:
+    ax = plots.policy_comparison(df)
+    bars = bar_container(ax)
+    heights = [b.get_height() for b in bars]
+    assert heights == pytest.approx(df.groupby("point")["any_loss"].mean().tolist())
+    assert heights == pytest.approx([0.3, 0.0, 1.0])
+    segments = bars.errorbar.lines[2][0].get_segments()
+    for p, seg in enumerate(segments):
+        low, high = wilson(len(LOSSES[p]), REPS[p])
+        assert seg[0][1] == pytest.approx(low) and seg[1][1] == pytest.approx(high)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["policy 0", "policy 1", "policy 2"]
+    assert [t.get_text() for t in ax.texts] == ["3/10", "0/10", "4/4"]
+
+
+def test_policy_comparison_by_a_varied_column(df: pd.DataFrame) -> None:
+    ax = plots.policy_comparison(df, by="behaviour.backup_keys.count")
+    assert [b.get_height() for b in bar_container(ax)] == pytest.approx([7 / 14, 0.0])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["backup_keys.count=0", "backup_keys.count=2"]
+    with pytest.raises(KeyError, match="no column"):
+        plots.policy_comparison(df, by="nope")
+
+
+def test_fraction_lost_shows_every_replication_and_the_mean(df: pd.DataFrame) -> None:
+    ax = plots.fraction_lost(df)
+    means = df.groupby("point")["fraction_lost"].mean()
+    (container,) = ax.containers
+    np.testing.assert_allclose(container.lines[0].get_ydata(), means)
+    dots = ax.collections[:3]
+    for p, dots_p in enumerate(dots):
+        offsets = dots_p.get_offsets()
+        assert len(offsets) == REPS[p]
+        np.testing.assert_allclose(sorted(offsets[:, 1]), sorted(df.loc[df["point"] == p, "fraction_lost"]))
+        assert np.all(np.abs(offsets[:, 0] - p) < 0.5)
+    # the interval of a constant group is the value itself; otherwise it brackets the mean
+    low, high = container.lines[2][0].get_segments()[0][:, 1]
+    assert low < means[0] < high
+    assert container.lines[2][0].get_segments()[1][:, 1].tolist() == [0.0, 0.0]
+
+
+def test_charts_draw_on_a_given_axes_and_use_the_style(df: pd.DataFrame) -> None:
+    _, ax = plt.subplots()
+    for chart in plots.SWEEP_CHARTS.values():
+        assert chart(df, ax=ax) is ax
+        ax.clear()
+    plt.rcdefaults()
+    plots.policy_comparison(df)
+    assert plt.rcParams["axes.spines.top"] is False  # the packaged style was applied
+    assert plots.STYLE.exists() and plots.STYLE.parent.name == "sim"
+
+
+def test_cli_plot_png_and_svg(df: pd.DataFrame, tmp_path: Path) -> None:
+    df.to_parquet(tmp_path / "sweep.parquet")
+    r = CliRunner().invoke(main, ["plot", str(tmp_path), "--kind", "risk", "--out", str(tmp_path / "r.png")])
+    assert r.exit_code == 0 and (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    r = CliRunner().invoke(main, ["plot", str(tmp_path), "--kind", "policy", "--by",
+                                  "behaviour.backup_keys.count", "--out", str(tmp_path / "c" / "p.svg")])
+    assert r.exit_code == 0 and b"<svg" in (tmp_path / "c" / "p.svg").read_bytes()[:500]
+    r = CliRunner().invoke(main, ["plot", str(tmp_path), "--kind", "fraction", "--out", str(tmp_path / "f.svg")])
+    assert r.exit_code == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "x.pdf"], "give a .png or .svg file"),
+    (["--out", "x.png", "--by", "nope"], "no column 'nope'"),
+])
+def test_cli_plot_bad_input(df: pd.DataFrame, tmp_path: Path, args: list[str], message: str) -> None:
+    df.to_parquet(tmp_path / "sweep.parquet")
+    r = CliRunner().invoke(main, ["plot", str(tmp_path), *args])
+    assert r.exit_code == 2 and message in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_cli_plot_not_a_sweep(tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["plot", str(tmp_path / "nope"), "--out", str(tmp_path / "x.png")])
+    assert r.exit_code == 2 and "no such folder" in r.stderr
+    r = CliRunner().invoke(main, ["plot", str(tmp_path), "--out", str(tmp_path / "x.png")])
+    assert r.exit_code == 2 and "not a sweep folder" in r.stderr

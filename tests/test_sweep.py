@@ -1,0 +1,311 @@
+"""Monte Carlo sweeps: executors agree, resume loses and repeats nothing, known answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import sim
+from helpers import SCENARIOS
+from sim import runner
+from sim.cli import main
+from sim.plots import loss_risk, risk_curve
+from sim.scenario import ScenarioError, apply_overrides, load, read_yaml, validate
+from sim.simulation import Simulation
+
+RISK = SCENARIOS / "risk_policy.yaml"
+# small and quick: one year, two backup policies, four replications each
+SMALL: dict[str, Any] = {"reps": 4, "vary": {"behaviour.backup_keys.count": [0, 2], "horizon": ["1y"]}}
+
+# An always-online phone that nobody loses: no loss is possible.
+SAFE = {"name": "safe", "horizon": "60d", "argon2": {"memory_kib": 1024, "passes": 1},
+        "traffic": {"voicemail": {"every": {"exp": "5d"}}},
+        "users": [{"name": "alice", "devices": [{"name": "phone"}]}]}
+# The only device is certainly lost on day 10, with no backup key and no replacement.
+DOOMED = apply_overrides(SAFE, {"name": "doomed", "users.0.devices.0.fate": {"lost": "10d"},
+                                "traffic.voicemail.every": "2d"})
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(main, list(args))
+    return r.exit_code, r.stdout, r.stderr
+
+
+@pytest.fixture(scope="module")
+def serial() -> pd.DataFrame:
+    return sim.sweep(RISK, **SMALL)
+
+
+# ---------------------------------------------------------------- the table
+
+
+def test_one_tidy_row_per_replication(serial: pd.DataFrame) -> None:
+    df = serial
+    assert len(df) == 8 and df["run_id"].is_unique
+    assert list(df.columns[:7]) == ["run_id", "point", "rep", "seed", "label",
+                                    "behaviour.backup_keys.count", "horizon"]
+    assert df[["point", "rep"]].values.tolist() == [[p, r] for p in (0, 1) for r in range(4)]
+    assert set(df["behaviour.backup_keys.count"]) == {0, 2} and set(df["horizon"]) == {"1y"}
+    assert df["label"].iloc[0] == "backup_keys.count=0, horizon=1y"
+    for col in ("horizon_days", "messages", "readable", "recoverable", "lost", "fraction_lost",
+                "any_loss", "first_loss_at", "generations_lost", "ops_content_seal", "ops_argon2id"):
+        assert col in df, col
+    assert df["any_loss"].dtype == bool
+    assert (df["horizon_days"] == 365).all()
+    # no backup key made, no Argon2id ran: the operation count is 0, not missing
+    assert (df.loc[df["point"] == 0, "ops_argon2id"] == 0).all()
+    assert (df.loc[df["point"] == 1, "ops_argon2id"] >= 2).all()
+    assert df["any_loss"].equals(df["lost"] > 0)
+    assert df["first_loss_at"].isna().equals(~df["any_loss"])
+
+
+def test_rows_are_the_replications_of_sim_run(serial: pd.DataFrame) -> None:
+    """Replication r of every grid point is Simulation(scenario, seed, rep=r)."""
+    data = read_yaml(RISK)
+    for _, row in serial.iloc[[0, 3, 6]].iterrows():
+        s = validate(apply_overrides(data, {"behaviour.backup_keys.count": int(row["behaviour.backup_keys.count"]),
+                                            "horizon": "1y"}))
+        summary = Simulation(s, None, int(row["rep"])).run().summary
+        assert row["seed"] == s.seed == summary["seed"]
+        for key in ("messages", "lost", "fraction_lost", "any_loss", "generations_lost"):
+            assert row[key] == summary[key], key
+        assert row["ops_content_seal"] == summary["ops"]["content_seal"]
+
+
+def test_common_random_numbers_across_grid_points(serial: pd.DataFrame) -> None:
+    """Backup keys change nothing about traffic: the same reps send the same messages."""
+    by_point = serial.pivot(index="rep", columns="point", values="messages")
+    assert by_point[0].equals(by_point[1])
+
+
+def test_scenario_object_path_and_mapping_give_the_same_table(serial: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(sim.sweep(load(RISK), **SMALL), serial)
+    pd.testing.assert_frame_equal(sim.sweep(read_yaml(RISK), **SMALL), serial)
+
+
+def test_yaml_sweep_section_gives_reps_and_grid() -> None:
+    data = {**SAFE, "sweep": {"reps": 2, "vary": {"traffic.voicemail.every": ["5d", "10d"]}}}
+    df = sim.sweep(data)
+    assert len(df) == 4 and list(df["traffic.voicemail.every"]) == ["5d", "5d", "10d", "10d"]
+    # arguments take precedence over the file
+    assert len(sim.sweep(data, reps=1, vary={"traffic.voicemail.every": ["1d"]})) == 1
+
+
+def test_mapping_values_are_written_as_yaml_text() -> None:
+    df = sim.sweep(SAFE, reps=1, vary={"traffic.voicemail.every": [{"exp": "5d"}, "9d"]})
+    assert list(df["traffic.voicemail.every"]) == ["{exp: 5d}", "9d"]
+
+
+def test_parse_vary() -> None:
+    assert runner.parse_vary(["a.b=0,1,2", "c={exp: 1d},{uniform: [1d, 2d]}", "d=[1d, 2d]", "e=yes,off"]) == {
+        "a.b": [0, 1, 2], "c": [{"exp": "1d"}, {"uniform": ["1d", "2d"]}], "d": ["1d", "2d"],
+        "e": [True, False]}
+    for bad in ("nothing", "a=", "=1"):
+        with pytest.raises(runner.SweepError):
+            runner.parse_vary([bad])
+
+
+def test_bad_grid_is_one_clear_error() -> None:
+    with pytest.raises(ScenarioError, match=r"users\[0\]\.devices\[0\]\.online"):
+        sim.sweep(SAFE, reps=1, vary={"users.0.devices.0.online": ["daily", "sometimes"]})
+    with pytest.raises(ScenarioError, match="no list item '3'"):
+        sim.sweep(SAFE, reps=1, vary={"users.3.name": ["x"]})
+    with pytest.raises(runner.SweepError, match="--seed"):
+        sim.sweep(SAFE, reps=1, vary={"seed": [1, 2]})
+
+
+# ---------------------------------------------------------------- known answers
+
+
+def test_no_loss_events_means_zero_risk() -> None:
+    df = sim.sweep(SAFE, reps=5)
+    assert not df["any_loss"].any() and (df["fraction_lost"] == 0).all()
+    risk = loss_risk(df)
+    assert risk["p"].tolist() == [0.0] and risk["losses"].tolist() == [0]
+    assert 0 < risk["high"].iloc[0] < 0.5  # an honest upper bound, not zero
+    curve = risk_curve(df)
+    assert (curve["p"] == 0).all() and curve["t"].tolist() == [0.0, 60.0]
+
+
+def test_certain_loss_of_the_only_device_means_risk_one() -> None:
+    df = sim.sweep(DOOMED, reps=5)
+    assert df["any_loss"].all() and (df["first_loss_at"] == 10.0).all()
+    assert loss_risk(df)["p"].tolist() == [1.0]
+    curve = risk_curve(df)
+    assert curve["t"].tolist() == [0.0, 10.0, 60.0] and curve["p"].tolist() == [0.0, 1.0, 1.0]
+
+
+# ---------------------------------------------------------------- executors
+
+
+def test_same_table_from_serial_processes_and_dask(serial: pd.DataFrame, tmp_path: Path) -> None:
+    pool = sim.sweep(RISK, **SMALL, workers=2, out=tmp_path / "pool")
+    pd.testing.assert_frame_equal(pool, serial)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "pool" / "sweep.parquet"), serial)
+    pytest.importorskip("distributed")
+    dask = sim.sweep(RISK, **SMALL, scheduler="local", batch_size=3, out=tmp_path / "dask")
+    pd.testing.assert_frame_equal(dask, serial)
+    manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
+    assert manifest["executor"] == "dask local" and "distributed" in manifest["versions"]
+
+
+def test_batch_size_and_threads_do_not_change_the_table(serial: pd.DataFrame) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pd.testing.assert_frame_equal(sim.sweep(RISK, **SMALL, batch_size=1), serial)
+    with ThreadPoolExecutor(2) as pool:
+        pd.testing.assert_frame_equal(sim.sweep(RISK, **SMALL, executor=pool, batch_size=3), serial)
+
+
+def test_outputs_and_manifest(serial: pd.DataFrame, tmp_path: Path) -> None:
+    sim.sweep(RISK, **SMALL, out=tmp_path, traces=True, batch_size=3)
+    csv = pd.read_csv(tmp_path / "sweep.csv")
+    assert len(csv) == 8 and list(csv.columns) == list(serial.columns)
+    assert csv["fraction_lost"].tolist() == pytest.approx(serial["fraction_lost"].tolist())
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    assert m["scenario"] == "risk_policy" and m["reps"] == 4 and m["seed"] is None
+    assert m["vary"] == SMALL["vary"] and m["complete"] and m["rows"] == 8
+    assert len(m["points"]) == 2 and m["points"][1]["overrides"] == {"behaviour.backup_keys.count": 2,
+                                                                      "horizon": "1y"}
+    assert len(m["scenario_hash"]) == 16 and {"dmesim", "numpy", "pandas"} <= set(m["versions"])
+    traces = runner.read_traces(tmp_path)
+    assert traces.groupby("run_id").size().to_dict() == dict(zip(serial["run_id"], serial["messages"],
+                                                                  strict=True))
+    lost = traces[traces["status"] == "lost"].groupby("run_id").size()
+    assert lost.to_dict() == {r: n for r, n in zip(serial["run_id"], serial["lost"], strict=True) if n}
+    assert not list(tmp_path.rglob(".*.tmp"))
+
+
+def test_traces_need_an_output_folder() -> None:
+    with pytest.raises(runner.SweepError, match="out="):
+        sim.sweep(SAFE, reps=1, traces=True)
+
+
+# ---------------------------------------------------------------- resume
+
+
+class Interrupted(Exception):
+    pass
+
+
+def counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record every replication the sweep executes (serial runs in this process)."""
+    ran: list[int] = []
+    real = runner.run_batch
+
+    def run_batch(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        ran.extend(args[4])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_batch", run_batch)
+    return ran
+
+
+def test_resume_after_interruption_repeats_and_loses_nothing(serial: pd.DataFrame, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    real_write, written = runner._write_shard, []
+
+    def write_then_die(out: Path, task: Any, *args: Any) -> None:
+        if len(written) == 2:
+            raise Interrupted  # killed after two finished batches
+        real_write(out, task, *args)
+        written.append(task)
+
+    monkeypatch.setattr(runner, "_write_shard", write_then_die)
+    with pytest.raises(Interrupted):
+        sim.sweep(RISK, **SMALL, out=tmp_path, batch_size=3)
+    assert len(list((tmp_path / "shards").glob("*.parquet"))) == 2
+    assert not (tmp_path / "sweep.parquet").exists()
+    partial = runner.read_sweep(tmp_path)  # batches of one grid point: reps 0-2 and 3 of point 0
+    assert partial[["point", "rep"]].values.tolist() == [[0, 0], [0, 1], [0, 2], [0, 3]]
+
+    monkeypatch.setattr(runner, "_write_shard", real_write)
+    with pytest.raises(runner.SweepError, match="not empty; add --resume"):
+        sim.sweep(RISK, **SMALL, out=tmp_path, batch_size=3)
+    ran = counting(monkeypatch)
+    df = sim.sweep(RISK, **SMALL, out=tmp_path, resume=True, batch_size=3)
+    assert sorted(ran) == [0, 1, 2, 3]  # only the four replications of point 1, once each
+    pd.testing.assert_frame_equal(df, serial)
+    assert json.loads((tmp_path / "manifest.json").read_text())["executed"] == 4
+
+    ran.clear()  # resuming a finished sweep runs nothing and changes nothing
+    pd.testing.assert_frame_equal(sim.sweep(RISK, **SMALL, out=tmp_path, resume=True), serial)
+    assert ran == []
+
+
+def test_resume_after_lost_shards_and_with_more_reps(serial: pd.DataFrame, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    sim.sweep(RISK, **SMALL, out=tmp_path, batch_size=2)
+    shards = sorted((tmp_path / "shards").glob("*.parquet"))
+    assert len(shards) == 4
+    for shard in shards[1:3]:
+        shard.unlink()
+    (tmp_path / "sweep.parquet").unlink()
+    ran = counting(monkeypatch)
+    pd.testing.assert_frame_equal(sim.sweep(RISK, **SMALL, out=tmp_path, resume=True), serial)
+    assert sorted(ran) == [0, 1, 2, 3]  # point 0 reps 2-3 and point 1 reps 0-1
+    ran.clear()
+    more = sim.sweep(RISK, reps=6, vary=SMALL["vary"], out=tmp_path, resume=True)
+    assert sorted(ran) == [4, 4, 5, 5] and len(more) == 12
+    pd.testing.assert_frame_equal(more[more["rep"] < 4].reset_index(drop=True), serial)
+
+
+def test_resume_refuses_a_different_sweep(tmp_path: Path) -> None:
+    sim.sweep(SAFE, reps=1, out=tmp_path)
+    with pytest.raises(runner.SweepError, match="different --vary grid"):
+        sim.sweep(SAFE, reps=1, vary={"horizon": ["30d"]}, out=tmp_path, resume=True)
+    with pytest.raises(runner.SweepError, match="different seed"):
+        sim.sweep(SAFE, reps=1, seed=3, out=tmp_path, resume=True)
+    with pytest.raises(runner.SweepError, match="different scenario"):
+        sim.sweep(DOOMED, reps=1, out=tmp_path, resume=True)
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_cli_sweep_resume_and_refusal(serial: pd.DataFrame, tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    args = ["sweep", str(RISK), "--reps", "4", "--vary", "behaviour.backup_keys.count=0,2",
+            "--vary", "horizon=1y", "--out", str(out), "--batch-size", "2"]
+    code, stdout, _ = cli(*args)
+    assert code == 0, stdout
+    assert "backup_keys.count=0, horizon=1y" in stdout and "P(any loss)" in stdout
+    assert "ran 8 replications" in stdout
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), serial)
+    for kind in ("risk", "fraction", "policy"):
+        assert (out / f"{kind}.png").read_bytes()[:4] == b"\x89PNG"
+
+    code, _, err = cli(*args)
+    assert code == 2 and err.count("\n") == 1 and "not empty; add --resume" in err
+    sorted((out / "shards").glob("*.parquet"))[0].unlink()
+    code, stdout, _ = cli(*args, "--resume", "--no-charts")
+    assert code == 0 and "ran 2 replications (6 reused from earlier shards)" in stdout
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), serial)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--vary", "users.0.devices.0.online=daily,sometimes"], "users[0].devices[0].online"),
+    (["--vary", "nonsense"], "expected PATH=v1,v2"),
+    (["--workers", "2", "--scheduler", "local"], "not both"),
+    (["--scheduler", "udp://x"], "expected 'local' or tcp://HOST:PORT"),
+])
+def test_cli_sweep_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    code, _, err = cli("sweep", str(RISK), "--reps", "1", "--out", str(tmp_path / "x"), *args)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_cli_sweep_missing_scenario(tmp_path: Path) -> None:
+    code, _, err = cli("sweep", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "x"))
+    assert code == 2 and "no such file" in err and err.count("\n") == 1
+
+
+def test_float_values_round_trip_through_the_grid() -> None:
+    df = sim.sweep(SAFE, reps=1, vary={"users.0.devices.0.fate": [None, {"lost": {"exp": "30d"}}]})
+    assert df["users.0.devices.0.fate"].isna().tolist() == [True, False]
+    assert np.isfinite(df["messages"]).all()
