@@ -142,7 +142,7 @@ class Adversaries:
         acc = self.account
         u = acc.ea if adv.user == EA_USER else acc.users[adv.user]
         assert u is not None
-        own = [b for (g, to), b in sorted(u.boxes.items()) if to == adv.device] + adv.extra_boxes
+        own = u.boxes_to(adv.device) + adv.extra_boxes
         seeds = {(adv.user, g): s for g, s in self._open_all(u, adv, adv.keys, adv.device, own).items()}
         if adv.kind != "ea_compromise":
             return seeds
@@ -157,7 +157,7 @@ class Adversaries:
                 except DecryptionFailed:
                     continue
                 esc_keys = acc.crypto.device_keys_from_seed(esc_seed)
-                boxes = [b for (g, to), b in sorted(member.boxes.items()) if to == esc.name]
+                boxes = member.boxes_to(esc.name)
                 for g, s in self._open_all(member, adv, esc_keys, esc.name, boxes).items():
                     seeds[(member.id, g)] = s
         return seeds

@@ -131,19 +131,24 @@ def build_result(sim: Simulation) -> Result:
     users = list(acc.users.values()) + ([acc.ea] if acc.ea is not None else [])
 
     exposed, windows = sim.adversaries.exposure(sim.sealed)
+    per_generation: dict[tuple[str, int], tuple[list[str], list[str]]] = {}
     messages = []
     for m in sim.sealed:
         u = acc.users[m.user]
-        readers = [d.name for d in u.active() if d.kind == PHYSICAL and u.in_hand(d.name)
-                   and d.keys is not None and u.knows_generation(d.name, m.generation)]
+        key = (m.user, m.generation)
+        if key not in per_generation:  # who holds it is the same for every message of a generation
+            readers = [d.name for d in u.active() if d.kind == PHYSICAL and u.in_hand(d.name)
+                       and d.keys is not None and u.knows_generation(d.name, m.generation)]
+            via = [h for h in u.holders(m.generation)
+                   if u.devices[h].kind != PHYSICAL and acc.available(m.user, h)]
+            per_generation[key] = readers, via
+        readers, via = per_generation[key]
         readable_by: list[str] = []
         if readers:
             seed = u.devices[readers[0]].known[m.generation]
             if u.open(m, seed) == m.message_id.encode():  # one real decryption per message
                 readable_by = [r for r in readers if u.devices[r].known[m.generation] == seed]
         lost_at, cause = losses.generation_lost(m.user, m.generation)
-        via = [h for h in u.holders(m.generation)
-               if u.devices[h].kind != PHYSICAL and acc.available(m.user, h)]
         status = "readable" if readable_by else ("lost" if lost_at is not None else "recoverable")
         messages.append({
             "message_id": m.message_id, "user": m.user, "sender": sim.senders[m.message_id],
@@ -219,6 +224,7 @@ def summarise(r: Result, sim: Simulation) -> dict[str, Any]:
         "exposed": int((m["exposed_to"] != "").sum()) if n else 0,
         "fraction_exposed": float((m["exposed_to"] != "").sum() / n) if n else 0.0,
         "ops": dict(sorted(sim.account.crypto.ops.items())),
+        "simpy_events": sim.env.processed,
     }
 
 

@@ -116,6 +116,8 @@ class Link:
             raise MalformedLink(f"not a link: {exc}") from None
         if link.kind not in REQUIRED_SIGNERS or len(link.prev) != 32:
             raise MalformedLink(f"not a link: kind {link.kind!r}")
+        if link.encode() != data:  # one encoding per link: no case, spacing or order variants
+            raise MalformedLink("not a link in canonical form")
         return link
 
     def signer_names(self) -> list[str]:
@@ -127,9 +129,9 @@ class Link:
         return names
 
 
-# Resolves a signer name that lives on another chain (e.g. "ea:admin-laptop")
-# to its verify key, or None.
-ExternalKeys = Callable[[str], bytes | None]
+# Resolves a signer that lives on another chain (e.g. "ea:admin-laptop") to its
+# verify key as of the position the link names on that chain, or None.
+ExternalKeys = Callable[[str, "Link"], bytes | None]
 
 
 class Chain:
@@ -146,6 +148,7 @@ class Chain:
         self.lockdown = False
         self.confirmed: set[str] = set()
         self._added: dict[str, int] = {}
+        self.revoked_seq: dict[str, int] = {}
 
     # -- reading
     @property
@@ -157,6 +160,14 @@ class Chain:
     def seq_of(self, device: str) -> int:
         """Sequence number of the link that added ``device`` (its chain order)."""
         return self._added[device]
+
+    def key_at(self, device: str, seq: int) -> bytes | None:
+        """``device``'s verify key if it was on the chain, unrevoked, at link ``seq``."""
+        if device not in self._added or self._added[device] > seq or seq > self.tail[0]:
+            return None
+        if self.revoked_seq.get(device, seq + 1) <= seq:
+            return None
+        return self.verify_keys[device]
 
     # -- writing
     def make(self, kind: str, body: dict[str, Any], signers: dict[str, Any]) -> Link:
@@ -170,7 +181,10 @@ class Chain:
     def append(self, link: Link) -> Link:
         """Verify ``link`` against the chain and add it, or raise a :class:`ChainError`."""
         self._check_position(link)
-        self._check_signatures(link)
+        try:
+            self._check_signatures(link)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise MalformedLink(f"{self.owner}: link {link.seq} ({link.kind}) is malformed: {exc!r}") from None
         self._apply(link)
         return link
 
@@ -204,7 +218,7 @@ class Chain:
             if name in self.revoked:
                 raise RevokedSigner(f"{self.owner}: {name} was revoked and cannot sign")
             return self.verify_keys[name]
-        key = self.external(name) if self.external else None
+        key = self.external(name, link) if self.external else None
         if key is None:
             raise UnknownSigner(f"{self.owner}: {name} is not a device of this chain")
         return key
@@ -225,7 +239,9 @@ class Chain:
             try:
                 sig = bytes.fromhex(link.signatures[name])
             except ValueError:
-                raise TamperedLink(f"{self.owner}: link {link.seq}: signature of {name} is not hex") from None
+                sig = b""
+            if sig.hex() != link.signatures[name]:  # one spelling per signature, so one hash per link
+                raise TamperedLink(f"{self.owner}: link {link.seq}: signature of {name} is not lower-case hex")
             if not self.crypto.verify(key, sig, link.payload):
                 raise TamperedLink(f"{self.owner}: link {link.seq} ({link.kind}): {name}'s signature does not verify")
         if self.lockdown:
@@ -234,6 +250,8 @@ class Chain:
                 raise LockdownViolation(f"{self.owner}: unconfirmed {by} may not approve in lockdown")
             if link.kind == "device_add" and "generation" in link.body:
                 raise LockdownViolation(f"{self.owner}: an unconfirmed device may not add a generation")
+            if link.kind in ("puk_rotate", "device_revoke") and by not in self.confirmed:
+                raise LockdownViolation(f"{self.owner}: unconfirmed {by} may not rotate or revoke in lockdown")
 
     # -- state
     def _apply(self, link: Link) -> None:
@@ -249,6 +267,8 @@ class Chain:
             self.verify_keys[body["device"]] = bytes.fromhex(body["verify_key"])
         if link.kind in ("batch_approve", "device_add_and_approve"):
             self.confirmed.update(body.get("approved", []))
-        self.revoked.update(body.get("revoked", []))
+        for name in body.get("revoked", []):
+            self.revoked.add(name)
+            self.revoked_seq.setdefault(name, link.seq)
         if link.kind == "lockdown":
             self.lockdown = True

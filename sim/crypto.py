@@ -174,17 +174,19 @@ def decode_backup_key(text: str) -> tuple[str, bytes]:
     """Read a backup-key string; return (key ID, secret).
 
     Case-insensitive; I and L read as 1, O as 0; any single wrong character is
-    corrected. Anything else raises :class:`BackupKeyError`.
+    corrected, including one outside the alphabet (such as U), read as an erasure. Anything else raises :class:`BackupKeyError`.
     """
     chars = "".join(text.split()).replace("-", "").upper()
     if len(chars) != 32:
         raise BackupKeyError(f"a backup key has 32 characters, this has {len(chars)}")
-    bad = sorted({c for c in chars if c not in _DECODE})
-    if bad:
-        raise BackupKeyError(f"not a backup-key character: {''.join(bad)!r}")
-    symbols = [_DECODE[c] for c in chars]
+    unreadable = [i for i, c in enumerate(chars) if c not in _DECODE]  # e.g. U: an erasure
+    if len(unreadable) > 1:
+        bad = "".join(sorted({chars[i] for i in unreadable}))
+        raise BackupKeyError(f"not backup-key characters: {bad!r}")
+    symbols = [_DECODE.get(c, 0) for c in chars]
+    erase = [i - 4 for i in unreadable if i >= 4]
     try:
-        data, _, errata = _RS.decode(bytearray(symbols[4:]))
+        data, _, errata = _RS.decode(bytearray(symbols[4:]), erase_pos=erase or None)
     except reedsolo.ReedSolomonError:
         raise BackupKeyError("backup key has more than one wrong character") from None
     n = 0
@@ -196,6 +198,7 @@ def decode_backup_key(text: str) -> tuple[str, bytes]:
     key_id = _backup_id(secret)
     typed_id = "".join(_CROCKFORD[s] for s in symbols[:4])
     id_errors = sum(a != b for a, b in zip(key_id, typed_id, strict=True))
+    id_errors = max(id_errors, len([i for i in unreadable if i < 4]))
     if id_errors + len(errata) > 1:
         raise BackupKeyError("backup key has more than one wrong character")
     return key_id, secret

@@ -129,7 +129,9 @@ class User:
         self.chain = Chain(user_id, crypto, external)
         self.devices: dict[str, Device] = {}
         self.generations: list[Generation] = []
-        self.boxes: dict[tuple[int, str], Box] = {}
+        self.boxes: dict[tuple[int, str], Box] = {}  # the server's store: (generation, to) → box
+        self._to: dict[str, dict[int, Box]] = {}  # indexes of the same boxes
+        self._of: dict[int, list[str]] = {}
         self.graph: nx.Graph = nx.Graph()
         self.stale = False  # an unsigned revocation awaits a PerUserKeyRotate
         self.escrow_stale = False  # the EA generation rotated; escrow device needs re-key
@@ -146,11 +148,14 @@ class User:
 
     def boxed(self, device: str) -> set[int]:
         """Generations with a box addressed to ``device`` (the model's p(x))."""
-        return {g for (g, to) in self.boxes if to == device}
+        return set(self._to.get(device, ()))
+
+    def boxes_to(self, device: str) -> list[Box]:
+        """Boxes addressed to ``device``, by generation."""
+        return [b for _, b in sorted(self._to.get(device, {}).items())]
 
     def holders(self, generation: int) -> list[str]:
-        return sorted((to for (g, to) in self.boxes if g == generation),
-                      key=lambda n: self.devices[n].seq)
+        return sorted(self._of.get(generation, ()), key=lambda n: self.devices[n].seq)
 
     def approval_class(self, device: str) -> set[str]:
         return set(nx.node_connected_component(self.graph, device))
@@ -178,8 +183,8 @@ class User:
         d = self.devices[device]
         if d.keys is None:
             return d.known
-        for (g, to), box in self.boxes.items():
-            if to == device and g not in d.known:
+        for g, box in self._to.get(device, {}).items():
+            if g not in d.known:
                 self._open(d, box, d.keys.kem)
         return d.known
 
@@ -201,7 +206,15 @@ class User:
             return  # one box per (generation, device) is enough
         to = self.devices[recipient].kem_public
         ct = self.crypto.seal_box(seed, to, self._binding(g, sender, recipient))
-        self.boxes[(g, recipient)] = Box(g, sender, recipient, ct, at)
+        box = self.boxes[(g, recipient)] = Box(g, sender, recipient, ct, at)
+        self._to.setdefault(recipient, {})[g] = box
+        self._of.setdefault(g, []).append(recipient)
+
+    def drop_boxes(self, device: str) -> None:
+        """The server discards the boxes addressed to ``device`` (its keys were replaced)."""
+        for g in self._to.pop(device, {}):
+            del self.boxes[(g, device)]
+            self._of[g].remove(device)
 
     def _open(self, d: Device, box: Box, key: KemPrivate) -> bytes:
         seed = self.crypto.open_box(box.ciphertext, key, self._binding(box.generation, box.sender, d.name))
@@ -288,7 +301,8 @@ class User:
         return self.approval_class(first.name)
 
     def batch_approve(self, approver: str, at: float, revoke: Iterable[str] = (),
-                      keys: DeviceKeys | None = None, cosigner: tuple[str, Any] | None = None) -> list[str]:
+                      keys: DeviceKeys | None = None,
+                      cosigner: tuple[str, Any, int] | None = None) -> list[str]:
         """BatchApprove by ``approver``: vouch for every unrevoked device added after it
         and box it every generation the approver knows. Revocations carried here
         rotate the per-user key. Returns the devices approved."""
@@ -296,6 +310,7 @@ class User:
         signers = self._signer(approver, keys)
         if self.chain.lockdown and approver not in self._oldest_class():
             raise ProtocolError(f"{self.id}: in lockdown only the oldest class approves")
+        self._check_revocable(revoke, approver)
         known = self._known_with(approver, keys)
         for r in revoke:
             self._mark_revoked(r, at, signed=True)
@@ -305,7 +320,7 @@ class User:
         if revoke:
             gen_keys, body["generation"] = self._new_generation(approver, at)
         if cosigner is not None:
-            body["cosigner"] = cosigner[0]
+            body["cosigner"], body["ea_seq"] = cosigner[0], cosigner[2]
             signers[cosigner[0]] = cosigner[1]
         self.chain.append(self.chain.make("batch_approve", body, signers))
         self._vouch(approver, known, targets, at)
@@ -323,8 +338,8 @@ class User:
             return dict(self.knows(device))
         if keys.verify_key != d.verify_key or keys.kem_public != d.kem_public:
             raise ProtocolError(f"{self.id}/{device}: these keys are not the device's on the chain")
-        for (g, to), box in sorted(self.boxes.items()):
-            if to == device and g not in d.known:
+        for box in self.boxes_to(device):
+            if box.generation not in d.known:
                 self._open(d, box, keys.kem)
         return dict(d.known)
 
@@ -346,10 +361,21 @@ class User:
         return d
 
     # ------------------------------------------------------------ revocation and rotation
+    def _check_revocable(self, targets: list[str], by: str | None) -> None:
+        """Refuse before changing anything: unknown, already revoked, escrow, or self."""
+        for name in targets:
+            d = self.devices.get(name)
+            if d is None:
+                raise ProtocolError(f"{self.id} has no device {name!r}")
+            if d.revoked:
+                raise ProtocolError(f"{self.id}/{name} is already revoked")
+            if d.kind == ESCROW:
+                raise ProtocolError(f"{self.id}/{name}: only disabling escrow revokes the escrow device")
+            if name == by:
+                raise ProtocolError(f"{self.id}/{name}: a self-revoke is unsigned (use the web)")
+
     def _mark_revoked(self, name: str, at: float, signed: bool) -> None:
         d = self.devices[name]
-        if d.revoked:
-            raise ProtocolError(f"{self.id}/{name} is already revoked")
         d.revoked_at, d.revoked_signed = at, signed
         if d.gone_at is None:
             d.gone_at, d.gone_cause = at, "revoked"
@@ -370,6 +396,9 @@ class User:
         """DeviceRevoke signed by an active device: rotates at once. Returns the new generation."""
         targets = sorted(targets)
         signers = self._signer(by)
+        self._check_revocable(targets, by)
+        if self.chain.lockdown and by not in self.chain.confirmed:
+            raise ProtocolError(f"{self.id}: unconfirmed {by} may not revoke in lockdown")
         for t in targets:
             self._mark_revoked(t, at, signed=True)
         gen_keys, gen = self._new_generation(by, at)
@@ -382,6 +411,7 @@ class User:
     def revoke_unsigned(self, targets: Iterable[str], at: float, via: str = "web") -> None:
         """Revocation from the web, by an admin or self: no rotation; the PUK becomes stale."""
         targets = sorted(targets)
+        self._check_revocable(targets, None)
         for t in targets:
             self._mark_revoked(t, at, signed=False)
         self.chain.append(self.chain.make("server_revoke", {"revoked": targets, "via": via}, {}))
@@ -392,6 +422,8 @@ class User:
     def rotate(self, by: str, at: float) -> int:
         """PerUserKeyRotate: a new generation boxed to every unrevoked device."""
         signers = self._signer(by)
+        if self.chain.lockdown and by not in self.chain.confirmed:
+            raise ProtocolError(f"{self.id}: unconfirmed {by} may not rotate in lockdown")
         gen_keys, gen = self._new_generation(by, at)
         self.chain.append(self.chain.make("puk_rotate", {"by": by, "generation": gen}, signers))
         self.log.add(at, self.id, "rotate", by)
@@ -466,11 +498,12 @@ class Account:
             self.users[user_id] = User(user_id, self.crypto, self.log, external=self._ea_key)
         return self.users[user_id]
 
-    def _ea_key(self, name: str) -> bytes | None:
+    def _ea_key(self, name: str, link: Any) -> bytes | None:
+        """An EA co-signer's key as of the EA chain position the link names (its ``ea_seq``;
+        the current tip if it names none), so a later revocation is not retroactive."""
         if self.ea is None or not name.startswith("ea:"):
             return None
-        d = self.ea.devices.get(name[3:])  # revocation is checked when recovering, not re-verifying
-        return None if d is None else d.verify_key
+        return self.ea.chain.key_at(name[3:], int(link.body.get("ea_seq", self.ea.chain.tail[0])))
 
     def fingerprint(self, user_id: str) -> str:
         u = self.ea if user_id == EA_USER else self.users[user_id]
@@ -576,8 +609,7 @@ class Account:
         u.chain.append(u.chain.make("device_key_rotate", body,
                                     {**u._signer(by), esc.name: keys.signing}))
         known = dict(u.knows(by))
-        for g in [g for (g, to) in u.boxes if to == esc.name]:
-            del u.boxes[(g, esc.name)]
+        u.drop_boxes(esc.name)
         esc.verify_key, esc.kem_public, esc.escrow_blob, esc.known = (
             keys.verify_key, keys.kem_public, blob, {})
         for g, seed in sorted(known.items()):
@@ -634,7 +666,8 @@ class Account:
         if new_device not in u.devices:
             raise ProtocolError(f"{user_id}/{new_device} must be added before recovery")
         self.log.add(at, user_id, "escrow_recover", new_device, detail="EA " + ea_device)
-        return u.batch_approve(esc.name, at, keys=keys, cosigner=("ea:" + ea_device, ea_keys.signing))
+        return u.batch_approve(esc.name, at, keys=keys,
+                               cosigner=("ea:" + ea_device, ea_keys.signing, ea.chain.tail[0]))
 
     # ------------------------------------------------------------ availability (PROTOCOL §7)
     def available(self, user_id: str, device: str) -> bool:

@@ -21,7 +21,7 @@ import platform
 import sys
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import metadata
@@ -383,10 +383,8 @@ def read_traces(out: str | Path) -> pd.DataFrame:
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in (*VERSIONED, *(("dask", "distributed") if "distributed" in sys.modules else ())):
-        try:
+        with suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     return out
 
 

@@ -481,13 +481,6 @@ def test_lockdown_violations_on_ea_chain(world: World) -> None:
     with pytest.raises(LockdownViolation):
         f.append(f.make("batch_approve", {"by": "ea3", "approved": [], "revoked": []},
                         {"ea3": new.signing}))
-    # nor bring a generation by rotating or revoking (PROTOCOL §3: "no generation of
-    # theirs is accepted")
-    with pytest.raises(LockdownViolation):
-        f.append(f.make("puk_rotate", {"by": "ea3", "generation": {"n": 6}}, {"ea3": new.signing}))
-    with pytest.raises(LockdownViolation):
-        f.append(f.make("device_revoke", {"by": "ea3", "revoked": [], "generation": {"n": 6}},
-                        {"ea3": new.signing}))
     # a confirmed device may, and that confirms the new one
     ea1 = _keys(world.ea, "ea1")
     f.append(f.make("batch_approve", {"by": "ea1", "approved": ["ea3"], "revoked": []},
@@ -534,3 +527,20 @@ def test_link_with_non_hex_key_is_a_chain_error(world: World) -> None:
     forged = Link(link.seq, link.prev, link.kind, body, dict(link.signatures))
     with pytest.raises(ChainError):
         chain.fork(1).append(forged)
+
+
+def test_lockdown_unconfirmed_device_brings_no_generation_by_rotate_or_revoke(world: World) -> None:
+    """PROTOCOL §3 lockdown: "no generation of theirs is accepted" -- not through a
+    DeviceAdd, and not through a PerUserKeyRotate or a DeviceRevoke either."""
+    ea_chain = world.ea.chain
+    f = ea_chain.fork(len(ea_chain.links))
+    new = world.acc.crypto.new_device_keys()
+    f.append(f.make("device_add", {"device": "ea3", "kind": "ea",
+                                   "verify_key": new.verify_key.hex(),
+                                   "kem": new.kem_public.raw.hex()}, {"ea3": new.signing}))
+    assert "ea3" not in f.confirmed
+    with pytest.raises(LockdownViolation):
+        f.append(f.make("puk_rotate", {"by": "ea3", "generation": {"n": 6}}, {"ea3": new.signing}))
+    with pytest.raises(LockdownViolation):
+        f.append(f.make("device_revoke", {"by": "ea3", "revoked": ["ea-backup"],
+                                          "generation": {"n": 6}}, {"ea3": new.signing}))

@@ -406,3 +406,15 @@ def test_operation_counters() -> None:
     assert crypto.ops["box_seal"] >= 3 and crypto.ops["box_open"] >= 1
     assert crypto.ops["sign"] >= 4 and crypto.ops["verify"] >= 4
     assert crypto.ops["argon2id"] == 1
+
+
+def test_a_character_outside_the_alphabet_is_corrected_as_an_erasure() -> None:
+    secret = bytes(range(16))
+    text = encode_backup_key(secret).replace("-", "")
+    for pos in range(32):
+        typed = text[:pos] + "U" + text[pos + 1:]
+        assert decode_backup_key(typed)[1] == secret
+    # an erasure plus a wrong character is two errors: refused
+    wrong = "1" if text[10] != "1" else "2"
+    with pytest.raises(BackupKeyError):
+        decode_backup_key("U" + text[1:10] + wrong + text[11:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -45,7 +46,7 @@ def bar_container(ax: plt.Axes) -> BarContainer:
 
 
 @pytest.fixture(autouse=True)
-def close_figures() -> None:
+def close_figures() -> Iterator[None]:
     yield
     plt.close("all")
 

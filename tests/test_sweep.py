@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -309,3 +312,23 @@ def test_float_values_round_trip_through_the_grid() -> None:
     df = sim.sweep(SAFE, reps=1, vary={"users.0.devices.0.fate": [None, {"lost": {"exp": "30d"}}]})
     assert df["users.0.devices.0.fate"].isna().tolist() == [True, False]
     assert np.isfinite(df["messages"]).all()
+
+
+def test_killed_sweep_resumes_without_loss_or_repeat(serial: pd.DataFrame, tmp_path: Path) -> None:
+    """SIGKILL a real `dmesim sweep` after two saved batches, then --resume."""
+    out = tmp_path / "killed"
+    args = ["sweep", str(RISK), "--reps", "4", "--vary", "behaviour.backup_keys.count=0,2",
+            "--vary", "horizon=1y", "--out", str(out), "--batch-size", "1", "--no-charts"]
+    proc = subprocess.Popen([sys.executable, "-m", "sim", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while (proc.poll() is None and time.monotonic() < deadline
+           and len(list((out / "shards").glob("*.parquet"))) < 2):
+        time.sleep(0.005)
+    proc.kill()
+    proc.wait()
+    saved = len(runner.read_sweep(out))
+    assert 2 <= saved < 8 and not (out / "sweep.parquet").exists()
+    code, stdout, _ = cli(*args, "--resume")
+    assert code == 0 and f"ran {8 - saved} replications ({saved} reused from earlier shards)" in stdout
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), serial)
