@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,9 +46,9 @@ class Result:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         for name, df in self.tables().items():
-            atomic_write(out / f"{name}.csv", lambda p, df=df: df.to_csv(p, index=False))
+            atomic_write(out / f"{name}.csv", partial(df.to_csv, index=False))
             if parquet:
-                atomic_write(out / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
+                atomic_write(out / f"{name}.parquet", partial(df.to_parquet, index=False))
         atomic_write(out / "summary.json",
                      lambda p: Path(p).write_text(json.dumps(self.summary, indent=2, default=str)))
 

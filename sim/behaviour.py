@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -283,9 +284,9 @@ class Behaviours:
         assert spec is not None
         yield self.env.timeout(draw(person.rng, spec.at))
         for _ in range(spec.count):
-            if spec.by is not None:
+            if (chosen := spec.by) is not None:
                 by = yield from self.wait_online(
-                    person, lambda: [spec.by] if self.usable(person, str(spec.by)) else [])
+                    person, lambda: [chosen] if self.usable(person, chosen) else [])
             else:
                 by = yield from self.wait_online(person, lambda: self.usable_devices(person))
             if by is None:
@@ -347,8 +348,9 @@ class Behaviours:
                 target = self._newest_usable(person)
                 name = usable_papers[0]
                 if target is not None and name in person.papers:
-                    self.attempt(person.name, "backup recovery", lambda: self.account.recover_with_backup(
-                        person.name, person.papers[name], target, self.env.now))
+                    text, now = person.papers[name], self.env.now
+                    self.attempt(person.name, "backup recovery", partial(
+                        self.account.recover_with_backup, person.name, text, target, now))
             elif esc is not None and esc.recover_when_stranded and self.account.escrow_device(person.name):
                 yield self.env.timeout(draw(person.rng, esc.recover_delay))
                 target = self._newest_usable(person)

@@ -151,10 +151,9 @@ def sweep(scenario: Path, reps: int | None, vary: tuple[str, ...], seed: int | N
 
     if workers is not None and scheduler is not None:
         _fail("give --workers or --scheduler, not both")
+    out = out or Path("sweeps") / load(scenario).name
     try:
         grid = runner.parse_vary(vary)
-        s = load(scenario)
-        out = out or Path("sweeps") / s.name
         df = runner.sweep(scenario, reps, grid, seed, workers=workers, scheduler=scheduler, out=out,
                           resume=resume, traces=traces, batch_size=batch_size, progress=progress)
     except runner.SweepError as exc:

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 STYLE = Path(__file__).with_name("dmesim.mplstyle")
 STATUS_COLOURS = {"readable": "#2a9d8f", "recoverable": "#e9c46a", "lost": "#e63946"}
@@ -95,11 +96,11 @@ def save(ax: Axes, path: str | Path) -> None:
     from .analysis import atomic_write
 
     path = Path(path)
-    fig = ax.get_figure()
-    assert fig is not None
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
     fig.tight_layout()
     atomic_write(path, lambda p: fig.savefig(p, format=path.suffix.lstrip(".")))
-    plt.close(fig)  # type: ignore[arg-type]
+    plt.close(fig)
 
 
 # ---------------------------------------------------------------- sweep charts

@@ -528,7 +528,13 @@ def _prepare(out: Path, manifest: dict[str, Any], resume: bool) -> tuple[list[pd
                          "scenario, seed, --vary grid and traces setting")
     for stale in [*(out / SHARDS).glob(".*.tmp"), *(out / TRACES).glob(".*.tmp")]:
         stale.unlink(missing_ok=True)  # left by a killed write; the shard itself was never renamed
+    saved = {p.name for p in (out / SHARDS).glob("*.parquet")}
+    for orphan in (out / TRACES).glob("*.parquet"):
+        if orphan.name not in saved:  # traces of a batch killed before its summary shard
+            orphan.unlink()
     _write_manifest(out, manifest)
+    for suffix in ("parquet", "csv"):  # rebuilt at the end; a stale table must not outlive a rerun
+        (out / f"{TABLE}.{suffix}").unlink(missing_ok=True)
     frames = _read_shards(out / SHARDS)
     done = {(int(p), int(r)) for f in frames for p, r in zip(f["point"], f["rep"], strict=True)}
     return frames, done

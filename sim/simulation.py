@@ -166,7 +166,7 @@ class Simulation:
         if e.user not in acc.users:
             acc.log.add(now, e.user, "refused", e.device, detail=f"{e.action}: user has no device yet")
             return
-        u = acc.users[e.user]
+        u, user = acc.users[e.user], e.user
         if e.by in u.devices and u.devices[e.by].kind == "physical" and not b.usable(person, e.by):
             acc.log.add(now, e.user, "refused", e.by, detail=f"{e.action}: {e.by} is not in the user's hands")
             return
@@ -176,12 +176,12 @@ class Simulation:
                 case "approve":
                     return b.approve(person, str(e.by))
                 case "server_add_device":
-                    self.labels[(e.user, str(e.name))] = "server"
+                    self.labels[(user, str(e.name))] = "server"
                     return b.server_device(person, str(e.name))
                 case "mitm":
-                    return self.adversaries.arm_mitm(e.user, str(e.device), now)
+                    return self.adversaries.arm_mitm(user, str(e.device), now)
                 case "leak_backup":
-                    return self.adversaries.leak_backup(e.user, str(e.device), now)
+                    return self.adversaries.leak_backup(user, str(e.device), now)
                 case "revoke" if e.by in ("web", "admin", "self"):
                     return u.revoke_unsigned([str(e.device)], now, str(e.by))
                 case "revoke":
@@ -202,14 +202,14 @@ class Simulation:
                     name = e.by or next(iter(person.papers), None)
                     if name is None or name not in person.papers:
                         raise ProtocolError("the user holds no backup-key string")
-                    return acc.recover_with_backup(e.user, person.papers[name], str(e.device), now)
+                    return acc.recover_with_backup(user, person.papers[name], str(e.device), now)
                 case "enroll_escrow":
-                    return acc.enroll_escrow(e.user, str(e.by), now)
+                    return acc.enroll_escrow(user, str(e.by), now)
                 case "escrow_recover":
                     ea = e.by or b._ea_device_for(person)
                     if ea is None:
                         raise ProtocolError("no available EA device holds the escrow generation")
-                    return acc.escrow_recover(e.user, ea, str(e.device), now)
+                    return acc.escrow_recover(user, ea, str(e.device), now)
                 case "rotate":
                     return u.rotate(str(e.by), now)
             raise ProtocolError(f"unknown action {e.action}")

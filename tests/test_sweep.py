@@ -259,6 +259,17 @@ def test_resume_after_lost_shards_and_with_more_reps(serial: pd.DataFrame, tmp_p
     pd.testing.assert_frame_equal(more[more["rep"] < 4].reset_index(drop=True), serial)
 
 
+def test_resume_drops_traces_of_unsaved_batches(serial: pd.DataFrame, tmp_path: Path) -> None:
+    sim.sweep(RISK, **SMALL, out=tmp_path, traces=True, batch_size=2)
+    sorted((tmp_path / "shards").glob("*.parquet"))[0].unlink()  # its traces were written first
+    sim.sweep(RISK, **SMALL, out=tmp_path, traces=True, resume=True, batch_size=1)
+    names = lambda d: sorted(p.name for p in (tmp_path / d).glob("*.parquet"))  # noqa: E731
+    assert names("traces") == names("shards") and len(names("shards")) == 5
+    traces = runner.read_traces(tmp_path)
+    assert not traces.duplicated(["point", "rep", "message_id"]).any()
+    assert traces.groupby("run_id").size().sum() == serial["messages"].sum()
+
+
 def test_resume_refuses_a_different_sweep(tmp_path: Path) -> None:
     sim.sweep(SAFE, reps=1, out=tmp_path)
     with pytest.raises(runner.SweepError, match="different --vary grid"):
