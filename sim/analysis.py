@@ -233,7 +233,7 @@ def summarise(r: Result, sim: Simulation) -> dict[str, Any]:
 
 
 def _fmt(t: Any) -> str:
-    return "—" if t is None or (isinstance(t, float) and pd.isna(t)) else f"day {float(t):g}"
+    return "—" if t is None or pd.isna(t) else f"day {float(t):g}"
 
 
 def explain(r: Result, message_id: str, device: str) -> str:
@@ -262,15 +262,14 @@ def explain(r: Result, message_id: str, device: str) -> str:
     if g not in boxed and g < min(boxed or [g + 1]):
         lines.append(f"Generation {g} predates {device}: only an approval by an older device of its "
                      f"class, a backup key or escrow could box it to {device}.")
-    if d["revoked_at"] == d["revoked_at"] and d["revoked_at"] is not None:
+    if pd.notna(d["revoked_at"]):
         lines.append(f"{device} was revoked on {_fmt(d['revoked_at'])}.")
     if d["lost_cause"]:
         lines.append(f"{device} left the user's hands on {_fmt(d['lost_at'])} ({d['lost_cause']}).")
     lines.append("Holders of generation {}: {}.".format(g, "; ".join(
         f"{h['holder']} ({h['kind']}, boxed {_fmt(h['boxed_at'])} by {h['boxed_by']}, "
         + (f"unavailable since {_fmt(h['unavailable_at'])}: {h['cause']})"
-           if h["unavailable_at"] == h["unavailable_at"] and h["unavailable_at"] is not None
-           else "available)")
+           if pd.notna(h["unavailable_at"]) else "available)")
         for _, h in hold.iterrows()) or "none"))
     if device in readers:
         lines.append(f"{device} decrypts it: it opened its box for generation {g} and the message "

@@ -60,6 +60,7 @@ class Person:
     traffic: Traffic
     rng: np.random.Generator
     traffic_rng: np.random.Generator
+    adversary_rng: np.random.Generator
     devices: dict[str, DeviceState] = field(default_factory=dict)
     papers: dict[str, str] = field(default_factory=dict)  # backup name → string still held
     changed: simpy.Event | None = None
@@ -145,6 +146,9 @@ class Behaviours:
         u = self.account.user(person.name)
         u.add_device(name, self.env.now)
         self.sim.labels[(person.name, name)] = spec.kind
+        p_mitm = self.sim.scenario.adversary.mitm_probability
+        if len(u.devices) > 1 and p_mitm and person.adversary_rng.random() < p_mitm:
+            self.sim.adversaries.arm_mitm(person.name, name, self.env.now)
         if len(u.devices) > 1 and person.behaviour.approval is not None:
             self.env.process(self.prompt(person, name))
         if spec.fate is not None:
@@ -302,7 +306,25 @@ class Behaviours:
         person.papers[name] = text
         if paper_lost is not None:
             self.env.process(self.lose_paper(person, name, draw(person.rng, paper_lost)))
+        leak = self.sim.scenario.adversary.backup_leak
+        if leak is not None and person.adversary_rng.random() < leak.probability:
+            self.env.process(self.leak(person, name, draw(person.adversary_rng, leak.after)))
         self.notify(person)
+
+    def leak(self, person: Person, name: str, after: float) -> Proc:
+        yield self.env.timeout(after)
+        self.attempt(person.name, "leak", lambda: self.sim.adversaries.leak_backup(
+            person.name, name, self.env.now))
+
+    def server_devices(self, person: Person, every: Dist) -> Proc:
+        """The server adds a device of its own to this user, again and again."""
+        k = 0
+        while True:
+            yield self.env.timeout(draw(person.adversary_rng, every))
+            if self.protocol_user(person) is not None:
+                k += 1
+                self.sim.labels[(person.name, f"server-{k}")] = "server"
+                self.server_device(person, f"server-{k}")
 
     def lose_paper(self, person: Person, name: str, after: float) -> Proc:
         yield self.env.timeout(after)

@@ -139,7 +139,8 @@ def explain(run_dir: Path, message_id: str, device: str) -> None:
 @click.option("--traces", is_flag=True, help="Also keep every replication's message table.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Replications per task (default: about four tasks per worker).")
-@click.option("--charts/--no-charts", default=True, help="Write risk, fraction and policy charts.")
+@click.option("--charts/--no-charts", default=True,
+              help="Write risk, fraction, policy and tradeoff charts.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar (only on a terminal).")
 @friendly
 def sweep(scenario: Path, reps: int | None, vary: tuple[str, ...], seed: int | None,
@@ -151,38 +152,40 @@ def sweep(scenario: Path, reps: int | None, vary: tuple[str, ...], seed: int | N
 
     if workers is not None and scheduler is not None:
         _fail("give --workers or --scheduler, not both")
-    out = out or Path("sweeps") / load(scenario).name
+    out_dir: Path = out or Path("sweeps") / load(scenario).name
     try:
         grid = runner.parse_vary(vary)
-        df = runner.sweep(scenario, reps, grid, seed, workers=workers, scheduler=scheduler, out=out,
+        df = runner.sweep(scenario, reps, grid, seed, workers=workers, scheduler=scheduler, out=out_dir,
                           resume=resume, traces=traces, batch_size=batch_size, progress=progress)
     except runner.SweepError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        click.echo(f"\ndmesim: interrupted; finished batches are saved in {out}/ — rerun with "
+        click.echo(f"\ndmesim: interrupted; finished batches are saved in {out_dir}/ — rerun with "
                    "--resume to continue", err=True)
         sys.exit(130)
     if charts:
         for kind, chart in plots.SWEEP_CHARTS.items():
-            plots.save(chart(df), out / f"{kind}.png")
+            plots.save(chart(df), out_dir / f"{kind}.png")
     click.echo(sweep_table(df))
-    manifest = json.loads((out / runner.MANIFEST).read_text())
+    manifest = json.loads((out_dir / runner.MANIFEST).read_text())
     reused = len(df) - manifest["executed"]
     click.echo(f"ran {manifest['executed']} replications" + (f" ({reused} reused from earlier shards)"
-                                                             if reused else "") + f"; wrote {out}/")
+                                                             if reused else "") + f"; wrote {out_dir}/")
 
 
 def sweep_table(df: Any) -> str:
     """Per grid point: replications, P(any loss) with its 95% Wilson interval, mean
-    fraction of messages lost, median day of the first loss."""
+    fraction of messages lost, median day of the first loss, mean fraction exposed."""
     from .plots import loss_risk, sweep_groups
 
     risk = loss_risk(df)
-    rows = [("grid point", "reps", "P(any loss) [95% CI]", "mean lost", "median first loss")]
+    rows = [("grid point", "reps", "P(any loss) [95% CI]", "mean lost", "median first loss",
+             "mean exposed")]
     for (label, g), (_, r) in zip(sweep_groups(df), risk.iterrows(), strict=True):
         first = g["first_loss_at"].median()
         rows.append((label, str(r["n"]), f"{r['p']:.3f} [{r['low']:.3f}, {r['high']:.3f}]",
-                     f"{g['fraction_lost'].mean():.1%}", "none" if first != first else f"day {first:.0f}"))
+                     f"{g['fraction_lost'].mean():.1%}", "none" if first != first else f"day {first:.0f}",
+                     f"{g['fraction_exposed'].mean():.1%}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                                for i, (c, w) in enumerate(zip(row, widths, strict=True)))
@@ -191,9 +194,9 @@ def sweep_table(df: Any) -> str:
 
 @main.command()
 @click.argument("sweep_dir", type=click.Path(path_type=Path))
-@click.option("--kind", type=click.Choice(["risk", "fraction", "policy"]), default="risk",
+@click.option("--kind", type=click.Choice(["risk", "fraction", "policy", "tradeoff"]), default="risk",
               show_default=True, help="risk: P(loss by day t); fraction: messages lost; "
-              "policy: P(any loss) per grid point.")
+              "policy: P(any loss) per grid point; tradeoff: loss against exposure.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="FILE.png or FILE.svg.")
 @click.option("--by", multiple=True, metavar="COLUMN",
               help="Group by these varied columns instead of by grid point (repeatable).")

@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # file output; notebooks set their own backend
-import matplotlib.pyplot as plt  # noqa: E402
-import networkx as nx  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import networkx as nx
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 STYLE = Path(__file__).with_name("dmesim.mplstyle")
 STATUS_COLOURS = {"readable": "#2a9d8f", "recoverable": "#e9c46a", "lost": "#e63946"}
@@ -255,4 +252,32 @@ def policy_comparison(df: pd.DataFrame, ax: Axes | None = None, by: str | list[s
     return ax
 
 
-SWEEP_CHARTS = {"risk": risk_over_time, "fraction": fraction_lost, "policy": policy_comparison}
+def tradeoff(df: pd.DataFrame, ax: Axes | None = None, by: str | list[str] | None = None,
+             confidence: float = 0.95) -> Axes:
+    """Loss against exposure per group: P(any permanent loss) with Wilson intervals across,
+    the mean fraction of messages an adversary decrypts with t intervals up. Backup keys
+    and escrow move points left and up; fingerprint checks and fast signed revocations down."""
+    from scipy import stats
+
+    risk = loss_risk(df, by, confidence)
+    ax = _ax(ax, figsize=(7, 5))
+    for (label, g), (_, r) in zip(sweep_groups(df, by), risk.iterrows(), strict=True):
+        x = g["fraction_exposed"].to_numpy(dtype=float)
+        mean = float(x.mean())
+        low = high = mean
+        if len(x) > 1 and x.std() > 0:
+            ci = stats.ttest_1samp(x, mean).confidence_interval(confidence_level=confidence)
+            low, high = max(0.0, float(ci.low)), min(1.0, float(ci.high))
+        ax.errorbar([r["p"]], [mean], xerr=[[r["p"] - r["low"]], [r["high"] - r["p"]]],
+                    yerr=[[mean - low], [high - mean]], fmt="o", capsize=4, label=label)
+    ax.set_xlabel("P(any permanent loss within the horizon)")
+    ax.set_ylabel("mean fraction of messages exposed to an adversary")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(bottom=-0.02)
+    ax.legend(loc="best", fontsize="small")
+    ax.set_title(f"Loss against exposure ({confidence:.0%} intervals)")
+    return ax
+
+
+SWEEP_CHARTS = {"risk": risk_over_time, "fraction": fraction_lost, "policy": policy_comparison,
+                "tradeoff": tradeoff}

@@ -317,6 +317,27 @@ class Event(_Model):
     name: Name | None = None
 
 
+# ---------------------------------------------------------------- adversaries
+
+
+class Chance(_Model):
+    """Something that happens with ``probability``, ``after`` a delay."""
+
+    probability: Probability
+    after: Dist = Fixed.model_validate({"fixed": "0d"})
+
+
+class AdversarySpec(_Model):
+    """Stochastic attacks (PROTOCOL §6); scripted ones go in the timeline."""
+
+    mitm_probability: Probability = Field(
+        0.0, description="Chance the server intercepts the approval of each new device")
+    server_devices: Dist | None = Field(
+        None, description="Time between devices the server adds to each user")
+    backup_leak: Chance | None = Field(None, description="Each backup-key string leaks, after its creation")
+    ea_compromise: Chance | None = Field(None, description="The first EA device is compromised, after escrow is on")
+
+
 # ---------------------------------------------------------------- sweep and scenario
 
 
@@ -340,6 +361,7 @@ class Scenario(_Model):
     traffic: Traffic = Field(default_factory=lambda: Traffic())
     users: list[UserSpec] = Field(min_length=1)
     timeline: list[Event] = Field(default_factory=list)
+    adversary: AdversarySpec = Field(default_factory=lambda: AdversarySpec())
     sweep: SweepSpec | None = None
 
     def behaviour_of(self, user: UserSpec) -> Behaviour:

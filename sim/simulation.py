@@ -16,7 +16,7 @@ from .protocol import EA_USER, Account, ProtocolError, Sealed
 from .scenario import Event, Scenario, load
 
 # Named child streams: a new kind of draw gets a new index and shifts no other stream.
-STREAMS = {"keys": 0, "behaviour": 1, "traffic": 2, "escrow": 3, "sessions": 4}
+STREAMS = {"keys": 0, "behaviour": 1, "traffic": 2, "escrow": 3, "sessions": 4, "adversary": 5}
 
 
 def stream(seed: int, rep: int, name: str, *extra: int) -> np.random.Generator:
@@ -52,7 +52,8 @@ class Simulation:
         self.behaviours = Behaviours(self)
         self.people = {
             u.name: Person(u.name, i, scenario.behaviour_of(u), scenario.traffic_of(u),
-                           self.stream("behaviour", i), self.stream("traffic", i))
+                           self.stream("behaviour", i), self.stream("traffic", i),
+                           self.stream("adversary", i))
             for i, u in enumerate(scenario.users)
         }
         self._message_count = 0
@@ -79,6 +80,8 @@ class Simulation:
             for app in ("voicemail", "mail"):
                 if getattr(person.traffic, app) is not None:
                     self.env.process(b.traffic(person, app))
+            if s.adversary.server_devices is not None:
+                self.env.process(b.server_devices(person, s.adversary.server_devices))
         for event in s.timeline:
             self.env.process(b.scripted(event))
 
@@ -97,12 +100,19 @@ class Simulation:
         if spec.ea_backup_paper_lost is not None:
             self.env.process(self._ea_gone("ea-backup", draw(rng, spec.ea_backup_paper_lost), "paper_lost"))
         del text  # the admins keep it on paper; recovery uses the EA devices
+        attack = self.scenario.adversary.ea_compromise
+        if attack is not None and rng.random() < attack.probability:
+            self.env.process(self._compromise_ea(first.name, draw(rng, attack.after)))
         for d, at in zip(devices, joins, strict=True):
             if d is not first:
                 self.env.process(self._ea_device(d.name, d.kind, at))
             if d.fate is not None:
                 self.env.process(self._ea_gone(d.name, max(at, self.env.now) + draw(rng, d.fate.after),
                                                d.fate.kind))
+
+    def _compromise_ea(self, name: str, after: float) -> Any:
+        yield self.env.timeout(after)
+        self.adversaries.compromise_ea(name, self.env.now)
 
     def _ea_device(self, name: str, kind: str, at: float) -> Any:
         yield self.env.timeout(max(0.0, at - self.env.now))

@@ -114,3 +114,35 @@ def test_explain_reports_exposure(tmp_path) -> None:  # type: ignore[no-untyped-
     assert "Exposed to server:alice/ghost" in text and "until day 40" in text
     clean = r.messages[r.messages["exposed_to"] == ""].iloc[0]["message_id"]
     assert "No adversary key decrypts it." in r.explain(clean, "phone")
+
+
+def test_stochastic_adversaries_in_a_sweep_report_exposure_next_to_loss() -> None:
+    import numpy as np
+
+    import sim
+    from sim import plots
+
+    df = sim.sweep(SCENARIOS / "tradeoff.yaml", reps=12,
+                   vary={"behaviour.backup_keys.count": [0, 2]})
+    assert {"any_loss", "fraction_lost", "exposed", "fraction_exposed"} <= set(df.columns)
+    assert (df["fraction_exposed"] > 0).any()
+    ax = plots.tradeoff(df)
+    drawn = [(line.get_xdata()[0], line.get_ydata()[0]) for line in ax.lines
+             if len(line.get_xdata()) == 1 and line.get_marker() == "o"]
+    risk = plots.loss_risk(df)
+    expected = [(p, g["fraction_exposed"].mean())
+                for p, (_, g) in zip(risk["p"], plots.sweep_groups(df), strict=True)]
+    assert np.allclose(drawn, expected)
+
+
+def test_fingerprint_checks_stop_every_mitm_in_a_stochastic_history() -> None:
+    from sim.scenario import apply_overrides, read_yaml, validate
+
+    data = read_yaml(SCENARIOS / "tradeoff.yaml")
+    data = apply_overrides(data, {"adversary.mitm_probability": 1.0, "adversary.backup_leak": None,
+                                  "users.0.devices.0.fate": None})
+    for check, expect_mitm in ((0.0, True), (1.0, False)):
+        r = Simulation(validate(apply_overrides(data, {"behaviour.approval.fingerprint_check": check}))).run()
+        kinds = {w["kind"] for w in r.summary["adversaries"]}
+        assert ("mitm" in kinds) is expect_mitm
+        assert ("mitm_detected" in set(r.events["event"])) is not expect_mitm

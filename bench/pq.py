@@ -1,0 +1,31 @@
+"""Post-quantum on versus off: run-time ratio, and the floor ratio of each.
+
+    python bench/pq.py [--users 100] [--horizon 1y]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import large, measure, unit_costs  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--users", type=int, default=100)
+    ap.add_argument("--horizon", default="1y")
+    args = ap.parse_args()
+    off, on = large(args.users, args.horizon, False), large(args.users, args.horizon, True)
+    units = unit_costs(off.argon2.cost())
+    r_off, r_on = measure(off, units), measure(on, units)
+    for label, r in (("post-quantum off", r_off), ("post-quantum on", r_on)):
+        print(f"{label:<18} wall {r['wall_s']:7.2f} s  floor {r['floor_s']:7.2f} s  ratio {r['ratio']:.2f}")
+    print(f"run time on/off: {r_on['wall_s'] / r_off['wall_s']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
