@@ -138,8 +138,9 @@ class Behaviours:
         pattern = spec.sessions()
         if isinstance(pattern, Sessions):
             rng = self.sim.stream("sessions", person.index, len(person.devices))
-            schedule = OnlineSchedule(self.env.now, "sessions", lambda: draw(rng, pattern.every),
-                                      lambda: draw(rng, pattern.length))
+            schedule = OnlineSchedule(self.env.now, "sessions",
+                                      lambda n: pattern.every.sample_many(rng, n),
+                                      lambda n: pattern.length.sample_many(rng, n))
         else:
             schedule = OnlineSchedule(self.env.now, "never" if pattern == "never" else "always")
         person.devices[name] = DeviceState(name, spec, schedule, generation)

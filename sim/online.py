@@ -12,7 +12,11 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 
-Draw = Callable[[], float]
+import numpy as np
+
+Draw = Callable[[int], np.ndarray]  # n draws at once, in days
+
+_BLOCK = 64  # sessions drawn per block: vectorised draws, the same sequence whatever the queries
 
 
 class OnlineSchedule:
@@ -34,11 +38,11 @@ class OnlineSchedule:
     def _draw_until(self, t: float) -> None:
         assert self._gap is not None and self._length is not None
         while self._frontier <= t:
-            s = self._frontier + self._gap()
-            e = s + self._length()
-            self._starts.append(s)
-            self._ends.append(e)
-            self._frontier = e
+            gaps, lengths = self._gap(_BLOCK), self._length(_BLOCK)
+            ends = self._frontier + np.cumsum(gaps + lengths)
+            self._starts.extend((ends - lengths).tolist())
+            self._ends.extend(ends.tolist())
+            self._frontier = self._ends[-1]
 
     def next_online(self, t: float) -> float | None:
         """The earliest time ≥ ``t`` the device is online, given what is scripted so far;

@@ -76,12 +76,18 @@ class Fixed(_Model):
     def sample(self, rng: np.random.Generator) -> float:
         return self.fixed
 
+    def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.full(n, self.fixed)
+
 
 class Exp(_Model):
     exp: Duration = Field(description="mean")
 
     def sample(self, rng: np.random.Generator) -> float:
         return float(rng.exponential(self.exp))
+
+    def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.exponential(self.exp, n)
 
 
 class Uniform(_Model):
@@ -96,6 +102,9 @@ class Uniform(_Model):
     def sample(self, rng: np.random.Generator) -> float:
         return float(rng.uniform(*self.uniform))
 
+    def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.uniform(*self.uniform, n)
+
 
 class _LogNormal(_Model):
     median: Duration
@@ -106,7 +115,10 @@ class LogNormal(_Model):
     lognormal: _LogNormal
 
     def sample(self, rng: np.random.Generator) -> float:
-        return float(self.lognormal.median * np.exp(rng.normal(0.0, self.lognormal.sigma)))
+        return float(self.sample_many(rng, 1)[0])
+
+    def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.lognormal.median * np.exp(rng.normal(0.0, self.lognormal.sigma, n))
 
 
 class _Normal(_Model):
@@ -120,7 +132,10 @@ class Normal(_Model):
     normal: _Normal
 
     def sample(self, rng: np.random.Generator) -> float:
-        return max(0.0, float(rng.normal(self.normal.mean, self.normal.sd)))
+        return float(self.sample_many(rng, 1)[0])
+
+    def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.maximum(0.0, rng.normal(self.normal.mean, self.normal.sd, n))
 
 
 _DIST_TAGS = {"fixed": "Fixed", "exp": "Exp", "uniform": "Uniform", "lognormal": "LogNormal",

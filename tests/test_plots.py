@@ -32,7 +32,8 @@ def df() -> pd.DataFrame:
                          "label": f"policy {p}", "behaviour.backup_keys.count": COUNT[p],
                          "horizon_days": HORIZON, "any_loss": t is not None,
                          "first_loss_at": np.nan if t is None else t,
-                         "fraction_lost": 0.0 if t is None else (r + 1) / 10})
+                         "fraction_lost": 0.0 if t is None else (r + 1) / 10,
+                         "fraction_exposed": (p * r % 3) / 4})
     return pd.DataFrame(rows)
 
 
