@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,22 +24,44 @@ from .protocol import EA_USER, ESCROW, PHYSICAL, Account, User
 if TYPE_CHECKING:
     from .simulation import Simulation
 
-TABLES = ("messages", "devices", "events", "holders", "generations")
+COLUMNS = {
+    "messages": ["message_id", "user", "sender", "app", "sent_at", "generation", "readable_by",
+                 "status", "lost_at", "lost_cause", "recoverable_via", "exposed_to"],
+    "devices": ["user", "device", "kind", "label", "added_at", "data_access", "approved_by",
+                "revoked_at", "revoked_signed", "lost_at", "lost_cause", "available", "generations"],
+    "events": ["time", "seq", "user", "event", "device", "detail", "generation"],
+    "holders": ["user", "generation", "holder", "kind", "boxed_at", "boxed_by", "unavailable_at",
+                "cause"],
+    "generations": ["user", "generation", "created_by", "created_at", "lost_at", "lost_cause"],
+}
+TABLES = tuple(COLUMNS)
+Rows = list[dict[str, Any]]
 
 
-@dataclass
 class Result:
-    """The tables of one replication (see the README's *Results* section)."""
+    """The tables of one replication (see the README's *Results* section) and its summary.
 
-    messages: pd.DataFrame
-    devices: pd.DataFrame
-    events: pd.DataFrame
-    holders: pd.DataFrame
-    generations: pd.DataFrame
-    summary: dict[str, Any] = field(default_factory=dict)
+    Tables are kept as plain rows and become DataFrames when first asked for, so a sweep
+    that needs only the summary pays nothing for pandas."""
+
+    def __init__(self, tables: dict[str, Rows | pd.DataFrame], summary: dict[str, Any]) -> None:
+        self._tables = tables
+        self.summary = summary
+
+    def table(self, name: str) -> pd.DataFrame:
+        t = self._tables[name]
+        if not isinstance(t, pd.DataFrame):
+            t = self._tables[name] = pd.DataFrame(t, columns=COLUMNS[name])
+        return t
+
+    messages = property(lambda self: self.table("messages"))
+    devices = property(lambda self: self.table("devices"))
+    events = property(lambda self: self.table("events"))
+    holders = property(lambda self: self.table("holders"))
+    generations = property(lambda self: self.table("generations"))
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {name: getattr(self, name) for name in TABLES}
+        return {name: self.table(name) for name in TABLES}
 
     def write(self, out: str | Path, parquet: bool = True) -> None:
         """Write every table as CSV (and Parquet) plus ``summary.json``, each atomically."""
@@ -55,12 +77,10 @@ class Result:
     @classmethod
     def read(cls, run_dir: str | Path) -> Result:
         run_dir = Path(run_dir)
-        tables = {}
-        for name in TABLES:
-            df = pd.read_csv(run_dir / f"{name}.csv", keep_default_na=False, na_values=[""])
-            tables[name] = df
-        summary = json.loads((run_dir / "summary.json").read_text())
-        return cls(**tables, summary=summary)
+        tables: dict[str, Rows | pd.DataFrame] = {
+            name: pd.read_csv(run_dir / f"{name}.csv", keep_default_na=False, na_values=[""])
+            for name in TABLES}
+        return cls(tables, json.loads((run_dir / "summary.json").read_text()))
 
     def explain(self, message_id: str, device: str) -> str:
         return explain(self, message_id, device)
@@ -184,30 +204,18 @@ def build_result(sim: Simulation) -> Result:
             generations.append({"user": u.id, "generation": gen.number, "created_by": gen.created_by,
                                 "created_at": gen.created_at, "lost_at": lost_at, "lost_cause": cause})
 
-    events = pd.DataFrame(acc.log.rows, columns=["time", "seq", "user", "event", "device", "detail",
-                                                 "generation"])
-    msg_df = pd.DataFrame(messages, columns=["message_id", "user", "sender", "app", "sent_at",
-                                             "generation", "readable_by", "status", "lost_at",
-                                             "lost_cause", "recoverable_via", "exposed_to"])
-    result = Result(
-        messages=msg_df,
-        devices=pd.DataFrame(devices),
-        events=events.sort_values(["time", "seq"], kind="stable").reset_index(drop=True),
-        holders=pd.DataFrame(holders, columns=["user", "generation", "holder", "kind", "boxed_at",
-                                               "boxed_by", "unavailable_at", "cause"]),
-        generations=pd.DataFrame(generations, columns=["user", "generation", "created_by",
-                                                       "created_at", "lost_at", "lost_cause"]),
-    )
-    result.summary = summarise(result, sim)
-    result.summary["adversaries"] = windows
-    return result
+    # the log is appended in simulated-time order, so it is already ordered by (time, seq)
+    tables: dict[str, Rows | pd.DataFrame] = {
+        "messages": messages, "devices": devices, "events": acc.log.rows, "holders": holders,
+        "generations": generations}
+    return Result(tables, summarise(messages, generations, sim) | {"adversaries": windows})
 
 
-def summarise(r: Result, sim: Simulation) -> dict[str, Any]:
-    m = r.messages
-    n = len(m)
-    counts = m["status"].value_counts().to_dict() if n else {}
-    lost = m[m["status"] == "lost"]
+def summarise(messages: Rows, generations: Rows, sim: Simulation) -> dict[str, Any]:
+    n = len(messages)
+    counts = Counter(m["status"] for m in messages)
+    lost_at = [m["lost_at"] for m in messages if m["status"] == "lost"]
+    exposed = sum(1 for m in messages if m["exposed_to"])
     s = sim.scenario
     return {
         "scenario": s.name, "seed": sim.seed, "rep": sim.rep, "horizon": s.horizon,
@@ -215,15 +223,15 @@ def summarise(r: Result, sim: Simulation) -> dict[str, Any]:
         "post_quantum": s.post_quantum,
         "argon2": {"memory_kib": s.argon2.memory_kib, "passes": s.argon2.passes, "lanes": s.argon2.lanes},
         "messages": n,
-        "readable": int(counts.get("readable", 0)),
-        "recoverable": int(counts.get("recoverable", 0)),
-        "lost": int(counts.get("lost", 0)),
-        "fraction_lost": float(len(lost) / n) if n else 0.0,
-        "any_loss": bool(len(lost)),
-        "first_loss_at": float(lost["lost_at"].min()) if len(lost) else None,
-        "generations_lost": int(r.generations["lost_at"].notna().sum()),
-        "exposed": int((m["exposed_to"] != "").sum()) if n else 0,
-        "fraction_exposed": float((m["exposed_to"] != "").sum() / n) if n else 0.0,
+        "readable": counts["readable"],
+        "recoverable": counts["recoverable"],
+        "lost": counts["lost"],
+        "fraction_lost": counts["lost"] / n if n else 0.0,
+        "any_loss": bool(lost_at),
+        "first_loss_at": float(min(lost_at)) if lost_at else None,
+        "generations_lost": sum(1 for g in generations if g["lost_at"] is not None),
+        "exposed": exposed,
+        "fraction_exposed": exposed / n if n else 0.0,
         "ops": dict(sorted(sim.account.crypto.ops.items())),
         "simpy_events": sim.env.processed,
     }
