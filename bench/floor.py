@@ -30,7 +30,7 @@ def main() -> None:
         cost = s.argon2.cost()
         if cost not in units:
             units[cost] = unit_costs(cost)
-        r = measure(s, units[cost], repeat=1 if s is big else 3)
+        r = measure(s, units[cost], repeat=2 if s is big else 5)
         name = f"large ({args.users} users)" if s is big else s.name
         print(f"{name:<26}{r['messages']:>9}{r['wall_s']:>9.3f}{r['crypto_s']:>10.3f}"
               f"{r['simpy_s']:>9.3f}{r['ratio']:>7.2f}")
