@@ -44,6 +44,9 @@ def timeline(devices: pd.DataFrame, messages: pd.DataFrame, user: str | None = N
         reach = 1.0 - (float(d["data_access"]) / end if end else 0.0)
         ax.barh(i, stop - d["added_at"], left=d["added_at"], height=0.6, color=cmap(reach),
                 edgecolor="black", linewidth=0.5)
+        if d["data_access"] < d["added_at"]:  # how far back this device reads
+            ax.plot([d["data_access"], d["added_at"]], [i, i], color=cmap(reach), linewidth=2,
+                    linestyle=":")
         if d["lost_cause"]:
             ax.plot(stop, i, marker="x", color="black")
         labels.append(f"{d['user']}/{d['device']}" if user is None else d["device"])
@@ -58,8 +61,9 @@ def timeline(devices: pd.DataFrame, messages: pd.DataFrame, user: str | None = N
     ax.set_yticks(list(range(y0 + 1)), labels + ["messages"])
     ax.set_xlabel("simulated days")
     ax.set_xlim(0, end)
-    ax.legend(loc="upper left", fontsize="small", ncols=3)
-    ax.set_title("Devices (shade: data access reaches further back = lighter) and messages")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 - 0.6 / max(len(devs), 1)),
+              fontsize="small", ncols=3)
+    ax.set_title("Devices (dotted and lighter: data access reaching further back) and messages")
     return ax
 
 
