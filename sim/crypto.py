@@ -142,11 +142,6 @@ def _hkdf(seed: bytes, context: str, length: int) -> bytes:
                 info=b"dmesim/v1/" + context.encode()).derive(seed)
 
 
-def public_fingerprint_bytes(pubs: dict[str, KemPublic]) -> dict[str, str]:
-    """Public keys of a generation as hex, the form they take in a chain link."""
-    return {app: pubs[app].raw.hex() for app in APPS}
-
-
 # ---------------------------------------------------------------- backup keys
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -173,8 +173,8 @@ class User:
         return sorted(n for n in self.graph.neighbors(device) if self.devices[n].seq < d.seq)
 
     def in_hand(self, device: str) -> bool:
-        """Still in legitimate hands with usable keys (for virtual devices: string/EA reachable
-        is decided by :class:`Account`)."""
+        """Not revoked and not gone from legitimate hands (whether a virtual device's
+        secret is still reachable is :meth:`Account.available`'s question)."""
         d = self.devices[device]
         return not d.revoked and d.gone_at is None
 
