@@ -94,12 +94,11 @@ class Simulation:
         joins = [max(spec.enabled_at, draw(rng, d.joins_at)) for d in devices]
         yield self.env.timeout(spec.enabled_at)
         first = devices[0]
-        text = self.account.enable_escrow(first.name, self.env.now)
+        self.account.enable_escrow(first.name, self.env.now)  # the EA backup string stays on paper
         self.labels[(EA_USER, first.name)] = first.kind
         self.labels[(EA_USER, "ea-backup")] = "backup"
         if spec.ea_backup_paper_lost is not None:
             self.env.process(self._ea_gone("ea-backup", draw(rng, spec.ea_backup_paper_lost), "paper_lost"))
-        del text  # the admins keep it on paper; recovery uses the EA devices
         attack = self.scenario.adversary.ea_compromise
         if attack is not None and rng.random() < attack.probability:
             self.env.process(self._compromise_ea(first.name, draw(rng, attack.after)))
@@ -109,6 +108,13 @@ class Simulation:
             if d.fate is not None:
                 self.env.process(self._ea_gone(d.name, max(at, self.env.now) + draw(rng, d.fate.after),
                                                d.fate.kind))
+
+    def _confirmed_ea_devices(self) -> list[str]:
+        """EA devices still with the admins that may approve and revoke (lockdown)."""
+        ea = self.account.ea
+        assert ea is not None
+        return [d.name for d in ea.active() if d.kind == "ea" and d.name in ea.chain.confirmed
+                and self.account.available(EA_USER, d.name)]
 
     def _compromise_ea(self, name: str, after: float) -> Any:
         yield self.env.timeout(after)
@@ -120,8 +126,7 @@ class Simulation:
         assert ea is not None
         ea.add_device(name, self.env.now, kind="ea")
         self.labels[(EA_USER, name)] = kind
-        approvers = [d.name for d in ea.active() if d.kind == "ea" and self.account.available(EA_USER, d.name)
-                     and d.name in ea.chain.confirmed]
+        approvers = self._confirmed_ea_devices()
         if approvers:
             self.behaviours.attempt(EA_USER, "approve EA device",
                                     lambda: self.account.approve_ea_devices(approvers[0], self.env.now))
@@ -130,14 +135,13 @@ class Simulation:
         yield self.env.timeout(max(0.0, at - self.env.now))
         ea = self.account.ea
         assert ea is not None
-        if name not in ea.devices:
-            yield self.env.timeout(0)
-            if name not in ea.devices:
-                return
+        if name not in ea.devices:  # the fate falls before the device joined
+            return
+        if cause == "stolen":
+            self.adversaries.compromise_ea(name, self.env.now)
         ea.gone(name, self.env.now, cause)
         if cause in ("lost", "stolen", "decommissioned"):
-            by = [d.name for d in ea.active() if d.kind == "ea" and self.account.available(EA_USER, d.name)
-                  and d.name in ea.chain.confirmed]
+            by = self._confirmed_ea_devices()
             if by:
                 self.behaviours.attempt(EA_USER, "revoke EA device",
                                         lambda: self.account.revoke_ea_device(by[0], name, self.env.now))
