@@ -296,7 +296,9 @@ class Behaviours:
                 by = yield from self.wait_online(person, lambda: self.usable_devices(person))
             if by is None:
                 return  # the chosen device is gone before it made the key
-            self.create_backup(person, by, f"backup-{len(person.papers) + 1}", spec.paper_lost)
+            p = spec.paper_lost_probability
+            lost = spec.paper_lost if p >= 1.0 or person.rng.random() < p else None
+            self.create_backup(person, by, f"backup-{len(person.papers) + 1}", lost)
 
     def create_backup(self, person: Person, by: str, name: str, paper_lost: Any = None) -> None:
         now = self.env.now

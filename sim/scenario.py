@@ -248,7 +248,8 @@ class BackupKeys(_Model):
     count: int = Field(1, ge=0)
     at: Dist = Fixed.model_validate({"fixed": "0d"})
     by: Name | None = None
-    paper_lost: Dist | None = None
+    paper_lost: Dist | None = Field(None, description="When the paper is lost, after the key is made")
+    paper_lost_probability: Probability = Field(1.0, description="Chance the paper is ever lost")
     use_when_stranded: bool = True
     delay: Dist = Fixed.model_validate({"fixed": "0d"})
 
