@@ -6,6 +6,7 @@ nothing created after its revocation."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -380,6 +381,17 @@ DMEMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestInvariants = DMEMachine.TestCase
+
+
+class LongInvariants(DMEMachine):
+    """The same machine on many more and longer histories (``pytest -m slow``)."""
+
+
+LongInvariants.TestCase.settings = settings(
+    max_examples=400, stateful_step_count=40, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestLongInvariants = pytest.mark.slow(LongInvariants.TestCase)
 
 
 def test_machine_reaches_every_rule() -> None:
