@@ -48,28 +48,34 @@ def _per_call(fn: Callable[[int], Any], n: int) -> float:
 POOL = 64
 
 
+def _key_units(c: Crypto, n: int) -> dict[str, float]:
+    """Seconds per HPKE and key-derivation operation of ``c`` (X25519 or hybrid)."""
+    sfx = "_pq" if c.post_quantum else ""
+    devs = [c.new_device_keys() for _ in range(POOL)]
+    gens = [c.new_generation() for _ in range(POOL)]
+    seeds = [bytes([i]) * 32 for i in range(POOL)]
+    boxes = [c.seal_box(seeds[i], devs[i].kem_public, b"b") for i in range(POOL)]
+    cts = [c.seal_content(b"m%d" % i, gens[i].email.public, b"c") for i in range(POOL)]
+    return {
+        "box_seal" + sfx: _per_call(lambda i: c.seal_box(seeds[i], devs[i].kem_public, b"b"), n),
+        "box_open" + sfx: _per_call(lambda i: c.open_box(boxes[i], devs[i].kem, b"b"), n),
+        "content_seal" + sfx: _per_call(
+            lambda i: c.seal_content(b"m%d" % i, gens[i].email.public, b"c"), n),
+        "content_open" + sfx: _per_call(lambda i: c.open_content(cts[i], gens[i].email, b"c"), n),
+        "device_keygen" + sfx: _per_call(lambda i: c.device_keys_from_seed(seeds[i]), n),
+        "generation_derive" + sfx: _per_call(lambda i: c.generation_keys(seeds[i]), n),
+    }
+
+
 def unit_costs(argon2: Argon2Cost, n: int = 200) -> dict[str, float]:
     """Seconds per operation, for every counter name :class:`sim.crypto.Crypto` uses."""
-    units: dict[str, float] = {}
-    for pq in (False, True):
-        c = Crypto(np.random.default_rng(0), post_quantum=pq, argon2=argon2)
-        sfx = "_pq" if pq else ""
-        devs = [c.new_device_keys() for _ in range(POOL)]
-        gens = [c.new_generation() for _ in range(POOL)]
-        seeds = [bytes([i]) * 32 for i in range(POOL)]
-        boxes = [c.seal_box(seeds[i], devs[i].kem_public, b"b") for i in range(POOL)]
-        cts = [c.seal_content(b"m%d" % i, gens[i].email.public, b"c") for i in range(POOL)]
-        units["box_seal" + sfx] = _per_call(lambda i: c.seal_box(seeds[i], devs[i].kem_public, b"b"), n)
-        units["box_open" + sfx] = _per_call(lambda i: c.open_box(boxes[i], devs[i].kem, b"b"), n)
-        units["content_seal" + sfx] = _per_call(
-            lambda i: c.seal_content(b"m%d" % i, gens[i].email.public, b"c"), n)
-        units["content_open" + sfx] = _per_call(lambda i: c.open_content(cts[i], gens[i].email, b"c"), n)
-        units["device_keygen" + sfx] = _per_call(lambda i: c.device_keys_from_seed(seeds[i]), n)
-        units["generation_derive" + sfx] = _per_call(lambda i: c.generation_keys(seeds[i]), n)
+    c = Crypto(np.random.default_rng(0), argon2=argon2)
+    units = _key_units(c, n) | _key_units(Crypto(np.random.default_rng(1), post_quantum=True), n)
+    dev = c.new_device_keys()
     payloads = [b"%d" % i + b"x" * 400 for i in range(POOL)]  # about a link's size
-    sigs = [c.sign(devs[i].signing, payloads[i]) for i in range(POOL)]
-    units["sign"] = _per_call(lambda i: c.sign(devs[i].signing, payloads[i]), n)
-    units["verify"] = _per_call(lambda i: c.verify(devs[i].verify_key, sigs[i], payloads[i]), n)
+    sigs = [c.sign(dev.signing, p) for p in payloads]
+    units["sign"] = _per_call(lambda i: c.sign(dev.signing, payloads[i]), n)
+    units["verify"] = _per_call(lambda i: c.verify(dev.verify_key, sigs[i], payloads[i]), n)
     texts = [c.new_backup_string() for _ in range(POOL)]
     units["argon2id"] = _per_call(lambda i: c.backup_seed(texts[i], "u"), max(3, n // 50))
     return units

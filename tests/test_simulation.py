@@ -32,7 +32,7 @@ def scenarios(draw: Any) -> dict[str, Any]:
                     dev["replacement"] = {"after": draw(days)}
             devices.append(dev)
         users.append({"name": f"u{u}", "devices": devices})
-    return {
+    data: dict[str, Any] = {
         "horizon": "90d",
         "seed": draw(st.integers(0, 2**16)),
         "argon2": {"memory_kib": 64, "passes": 1},
@@ -46,6 +46,24 @@ def scenarios(draw: Any) -> dict[str, Any]:
                     "mail": {"every": {"exp": "9d"}, "to": [u["name"] for u in users]}},
         "users": users,
     }
+    if draw(st.booleans()):  # escrow, with admins who may lose their devices
+        data["account"] = {"escrow": {
+            "enabled_at": draw(days),
+            "admins": [{"name": "admin", "devices": [
+                {"name": f"ea{i}", "joins_at": draw(days), **({"fate": f} if (f := draw(fates)) else {})}
+                for i in range(draw(st.integers(1, 2)))]}],
+            **({"ea_backup_paper_lost": draw(days)} if draw(st.booleans()) else {})}}
+        data["behaviour"]["escrow"] = {"accept_probability": draw(st.sampled_from([0.5, 1.0])),
+                                       "recover_delay": draw(days)}
+    if draw(st.booleans()):  # adversaries, and the user's defences
+        data["adversary"] = {
+            "mitm_probability": draw(st.sampled_from([0.0, 0.5, 1.0])),
+            "server_devices": {"exp": "40d"} if draw(st.booleans()) else None,
+            "backup_leak": {"probability": 0.5, "after": draw(days)},
+            "ea_compromise": {"probability": 0.5, "after": draw(days)}}
+        data["behaviour"]["approval"]["fingerprint_check"] = draw(st.sampled_from([0.0, 0.5, 1.0]))
+        data["behaviour"]["notice"] = {"delay": draw(days), "signed": draw(st.booleans())}
+    return data
 
 
 def brute_force(sim: Simulation) -> dict[str, set[str]]:
