@@ -95,20 +95,23 @@ def bare_simpy(events: int) -> float:
     return time.perf_counter() - t
 
 
-def measure(scenario: Scenario, units: dict[str, float] | None = None,
-            repeat: int = 3) -> dict[str, Any]:
-    """Run ``repeat`` times in this process (best wall time); return wall time, floor and
-    their ratio. Every repetition performs the same operations."""
-    units = units or unit_costs(scenario.argon2.cost())
-    wall = float("inf")
-    for _ in range(repeat):
+def measure(scenario: Scenario, pairs: int = 3) -> dict[str, Any]:
+    """Floor ratio of ``scenario`` in this process.
+
+    The machine's speed drifts by tens of percent over seconds, so each run is paired
+    with unit costs measured just before it; the ratio reported is the median over
+    ``pairs`` (run, unit costs) pairs. Every run performs the same operations."""
+    rows = []
+    for _ in range(pairs):
+        units = unit_costs(scenario.argon2.cost(), n=100)
         t = time.perf_counter()
         result = Simulation(scenario).run()
-        wall = min(wall, time.perf_counter() - t)
-    ops = result.summary["ops"]
-    crypto = sum(units[k] * v for k, v in ops.items())
-    loop = bare_simpy(result.summary["simpy_events"])
-    floor = crypto + loop
-    return {"scenario": scenario.name, "messages": result.summary["messages"],
-            "wall_s": wall, "crypto_s": crypto, "simpy_s": loop, "floor_s": floor,
-            "ratio": wall / floor, "ops": ops}
+        wall = time.perf_counter() - t
+        ops = result.summary["ops"]
+        crypto = sum(units[k] * v for k, v in ops.items())
+        loop = bare_simpy(result.summary["simpy_events"])
+        rows.append({"wall_s": wall, "crypto_s": crypto, "simpy_s": loop,
+                     "floor_s": crypto + loop, "ratio": wall / (crypto + loop)})
+    mid = sorted(rows, key=lambda r: r["ratio"])[len(rows) // 2]
+    return {"scenario": scenario.name, "messages": result.summary["messages"], **mid,
+            "ratios": [r["ratio"] for r in rows], "ops": ops}

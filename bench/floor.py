@@ -1,7 +1,8 @@
 """Floor ratio: wall time of a run / (operations it needs × their unit cost + a bare
 SimPy loop of the same number of events), for every included scenario and a large one.
+Each ratio is the median of several (unit costs, run) pairs measured back to back.
 
-    python bench/floor.py [--users 300] [--horizon 3y]
+    python bench/floor.py [--users 300] [--horizon 3y] [--pairs 3]
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import SCENARIOS, large, measure, unit_costs  # noqa: E402
+from common import SCENARIOS, large, measure  # noqa: E402
 
 from sim.scenario import load  # noqa: E402
 
@@ -21,20 +22,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--users", type=int, default=300)
     ap.add_argument("--horizon", default="3y")
+    ap.add_argument("--pairs", type=int, default=3)
     args = ap.parse_args()
     scenarios = [load(f) for f in sorted(SCENARIOS.glob("*.yaml"))]
     big = large(args.users, args.horizon)
-    units = {}
-    print(f"{'scenario':<26}{'messages':>9}{'wall s':>9}{'crypto s':>10}{'simpy s':>9}{'ratio':>7}")
+    print(f"{'scenario':<26}{'messages':>9}{'wall s':>9}{'crypto s':>10}{'simpy s':>9}{'ratio':>7}"
+          "  (ratio of each pair)")
     for s in [*scenarios, big]:
-        cost = s.argon2.cost()
-        if cost not in units:
-            units[cost] = unit_costs(cost)
-        r = measure(s, units[cost], repeat=2 if s is big else 5)
+        r = measure(s, args.pairs)
         name = f"large ({args.users} users)" if s is big else s.name
+        each = " ".join(f"{x:.2f}" for x in r["ratios"])
         print(f"{name:<26}{r['messages']:>9}{r['wall_s']:>9.3f}{r['crypto_s']:>10.3f}"
-              f"{r['simpy_s']:>9.3f}{r['ratio']:>7.2f}")
-
+              f"{r['simpy_s']:>9.3f}{r['ratio']:>7.2f}  ({each})")
 
 if __name__ == "__main__":
     main()

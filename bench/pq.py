@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import large, measure, unit_costs  # noqa: E402
+from common import large, measure  # noqa: E402
 
 
 def main() -> None:
@@ -20,8 +20,7 @@ def main() -> None:
     ap.add_argument("--horizon", default="1y")
     args = ap.parse_args()
     off, on = large(args.users, args.horizon, False), large(args.users, args.horizon, True)
-    units = unit_costs(off.argon2.cost())
-    r_off, r_on = measure(off, units), measure(on, units)
+    r_off, r_on = measure(off), measure(on)
     for label, r in (("post-quantum off", r_off), ("post-quantum on", r_on)):
         print(f"{label:<18} wall {r['wall_s']:7.2f} s  floor {r['floor_s']:7.2f} s  ratio {r['ratio']:.2f}")
     print(f"run time on/off: {r_on['wall_s'] / r_off['wall_s']:.2f}x")
