@@ -231,7 +231,8 @@ class User:
         return keys
 
     # ------------------------------------------------------------ chain links
-    def _new_generation(self, creator: str, at: float) -> tuple[GenerationKeys, dict[str, Any]]:
+    def _new_generation(self) -> tuple[GenerationKeys, dict[str, Any]]:
+        """A fresh generation seed and its chain-link body (public keys)."""
         keys = self.crypto.new_generation()
         n = len(self.generations) + 1
         self._derived[n] = keys
@@ -275,7 +276,7 @@ class User:
         body = self._device_body(name, kind, keys)
         gen_keys = None
         if first or not self.chain.lockdown:
-            gen_keys, body["generation"] = self._new_generation(name, at)
+            gen_keys, body["generation"] = self._new_generation()
         link = self.chain.make("root" if first else "device_add", body, {name: keys.signing})
         self.chain.append(link)
         d = self._enter(name, kind, keys, at)
@@ -318,7 +319,7 @@ class User:
         body: dict[str, Any] = {"by": approver, "approved": targets, "revoked": revoke}
         gen_keys = None
         if revoke:
-            gen_keys, body["generation"] = self._new_generation(approver, at)
+            gen_keys, body["generation"] = self._new_generation()
         if cosigner is not None:
             body["cosigner"], body["ea_seq"] = cosigner[0], cosigner[2]
             signers[cosigner[0]] = cosigner[1]
@@ -401,7 +402,7 @@ class User:
             raise ProtocolError(f"{self.id}: unconfirmed {by} may not revoke in lockdown")
         for t in targets:
             self._mark_revoked(t, at, signed=True)
-        gen_keys, gen = self._new_generation(by, at)
+        gen_keys, gen = self._new_generation()
         self.chain.append(self.chain.make("device_revoke",
                                           {"by": by, "revoked": targets, "generation": gen}, signers))
         for t in targets:
@@ -424,7 +425,7 @@ class User:
         signers = self._signer(by)
         if self.chain.lockdown and by not in self.chain.confirmed:
             raise ProtocolError(f"{self.id}: unconfirmed {by} may not rotate in lockdown")
-        gen_keys, gen = self._new_generation(by, at)
+        gen_keys, gen = self._new_generation()
         self.chain.append(self.chain.make("puk_rotate", {"by": by, "generation": gen}, signers))
         self.log.add(at, self.id, "rotate", by)
         return self._record_generation(gen_keys, by, at)
