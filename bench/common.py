@@ -95,6 +95,38 @@ def bare_simpy(events: int) -> float:
     return time.perf_counter() - t
 
 
+CRYPTO_METHODS = ("hpke_seal", "hpke_open", "sign", "verify", "device_keys_from_seed",
+                  "generation_keys", "backup_seed")
+
+
+def in_situ(scenario: Scenario) -> dict[str, Any]:
+    """Run once with every cryptographic call of :class:`Crypto` timed where it happens;
+    return wall time, time inside those calls and their ratio (with the bare SimPy loop)."""
+    spent = [0.0]
+    originals = {name: getattr(Crypto, name) for name in CRYPTO_METHODS}
+
+    def timed(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - t
+        return call
+
+    for name, fn in originals.items():
+        setattr(Crypto, name, timed(fn))
+    try:
+        t = time.perf_counter()
+        result = Simulation(scenario).run()
+        wall = time.perf_counter() - t
+    finally:
+        for name, fn in originals.items():
+            setattr(Crypto, name, fn)
+    loop = bare_simpy(result.summary["simpy_events"])
+    return {"wall_s": wall, "crypto_in_situ_s": spent[0], "ratio_in_situ": wall / (spent[0] + loop)}
+
+
 def measure(scenario: Scenario, pairs: int = 3) -> dict[str, Any]:
     """Floor ratio of ``scenario`` in this process.
 

@@ -163,8 +163,8 @@ class Adversaries:
         return seeds
 
     def exposure(self, sealed: list[Sealed]) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
-        """Which adversaries decrypt each message (real opens), and each one's window."""
-        exposed: dict[str, list[str]] = {m.message_id: [] for m in sealed}
+        """Which adversaries decrypt each exposed message (real opens), and each one's window."""
+        exposed: dict[str, list[str]] = {}
         windows = []
         by_gen: dict[tuple[str, int], list[Sealed]] = {}
         for m in sealed:
@@ -178,7 +178,7 @@ class Adversaries:
                 for m in by_gen.get((user, g), []):
                     try:
                         if self.account.users[user].open(m, seed) == m.message_id.encode():
-                            exposed[m.message_id].append(adv.name)
+                            exposed.setdefault(m.message_id, []).append(adv.name)
                             count += 1
                     except DecryptionFailed:
                         pass

@@ -152,33 +152,34 @@ def build_result(sim: Simulation) -> Result:
     users = list(acc.users.values()) + ([acc.ea] if acc.ea is not None else [])
 
     exposed, windows = sim.adversaries.exposure(sim.sealed)
-    per_generation: dict[tuple[str, int], tuple[list[str], list[str]]] = {}
+    # who holds a generation, and whether it is lost, is the same for all its messages
+    per_generation: dict[tuple[str, int], tuple[list[str], str, float | None, str]] = {}
     messages = []
     for m in sim.sealed:
         u = acc.users[m.user]
         key = (m.user, m.generation)
-        if key not in per_generation:  # who holds it is the same for every message of a generation
+        if key not in per_generation:
             readers = [d.name for d in u.active() if d.kind == PHYSICAL and u.in_hand(d.name)
                        and d.keys is not None and u.knows_generation(d.name, m.generation)]
             via = [h for h in u.holders(m.generation)
                    if u.devices[h].kind != PHYSICAL and acc.available(m.user, h)]
-            per_generation[key] = readers, via
-        readers, via = per_generation[key]
+            per_generation[key] = (readers, _join(via), *losses.generation_lost(*key))
+        readers, via_text, lost_at, cause = per_generation[key]
         readable_by: list[str] = []
         if readers:
             seed = u.devices[readers[0]].known[m.generation]
             if u.open(m, seed) == m.message_id.encode():  # one real decryption per message
                 readable_by = [r for r in readers if u.devices[r].known[m.generation] == seed]
-        lost_at, cause = losses.generation_lost(m.user, m.generation)
         status = "readable" if readable_by else ("lost" if lost_at is not None else "recoverable")
+        lost = status == "lost"
         messages.append({
             "message_id": m.message_id, "user": m.user, "sender": sim.senders[m.message_id],
             "app": m.app, "sent_at": m.sent_at, "generation": m.generation,
             "readable_by": _join(readable_by), "status": status,
-            "lost_at": max(lost_at, m.sent_at) if status == "lost" and lost_at is not None else None,
-            "lost_cause": cause if status == "lost" else "",
-            "recoverable_via": _join(via) if status == "recoverable" else "",
-            "exposed_to": _join(exposed[m.message_id]),
+            "lost_at": max(lost_at, m.sent_at) if lost and lost_at is not None else None,
+            "lost_cause": cause if lost else "",
+            "recoverable_via": via_text if status == "recoverable" else "",
+            "exposed_to": _join(exposed.get(m.message_id, [])),
         })
 
     devices, holders, generations = [], [], []
