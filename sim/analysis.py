@@ -35,7 +35,7 @@ COLUMNS = {
     "generations": ["user", "generation", "created_by", "created_at", "lost_at", "lost_cause"],
 }
 TABLES = tuple(COLUMNS)
-Rows = list[dict[str, Any]]
+Rows = list[dict[str, Any]] | list[tuple[Any, ...]]  # dicts, or tuples in COLUMNS order
 
 
 class Result:
@@ -153,7 +153,7 @@ def build_result(sim: Simulation) -> Result:
 
     exposed, windows = sim.adversaries.exposure(sim.sealed)
     # who holds a generation, and whether it is lost, is the same for all its messages
-    per_generation: dict[tuple[str, int], tuple[list[str], str, float | None, str]] = {}
+    per_generation: dict[tuple[str, int], tuple[bytes | None, str, str, float | None, str]] = {}
     messages = []
     for m in sim.sealed:
         u = acc.users[m.user]
@@ -161,26 +161,23 @@ def build_result(sim: Simulation) -> Result:
         if key not in per_generation:
             readers = [d.name for d in u.active() if d.kind == PHYSICAL and u.in_hand(d.name)
                        and d.keys is not None and u.knows_generation(d.name, m.generation)]
+            seed = u.devices[readers[0]].known[m.generation] if readers else None
+            same = [r for r in readers if u.devices[r].known[m.generation] == seed]
             via = [h for h in u.holders(m.generation)
                    if u.devices[h].kind != PHYSICAL and acc.available(m.user, h)]
-            per_generation[key] = (readers, _join(via), *losses.generation_lost(*key))
-        readers, via_text, lost_at, cause = per_generation[key]
-        readable_by: list[str] = []
-        if readers:
-            seed = u.devices[readers[0]].known[m.generation]
-            if u.open(m, seed) == m.message_id.encode():  # one real decryption per message
-                readable_by = [r for r in readers if u.devices[r].known[m.generation] == seed]
-        status = "readable" if readable_by else ("lost" if lost_at is not None else "recoverable")
+            per_generation[key] = (seed, _join(same), _join(via), *losses.generation_lost(*key))
+        seed, readers_text, via_text, lost_at, cause = per_generation[key]
+        # one real decryption per message, with the seed its readers opened from their boxes
+        readable = seed is not None and u.open(m, seed) == m.message_id.encode()
+        status = "readable" if readable else ("lost" if lost_at is not None else "recoverable")
         lost = status == "lost"
-        messages.append({
-            "message_id": m.message_id, "user": m.user, "sender": sim.senders[m.message_id],
-            "app": m.app, "sent_at": m.sent_at, "generation": m.generation,
-            "readable_by": _join(readable_by), "status": status,
-            "lost_at": max(lost_at, m.sent_at) if lost and lost_at is not None else None,
-            "lost_cause": cause if lost else "",
-            "recoverable_via": via_text if status == "recoverable" else "",
-            "exposed_to": _join(exposed.get(m.message_id, [])),
-        })
+        messages.append((
+            m.message_id, m.user, sim.senders[m.message_id], m.app, m.sent_at, m.generation,
+            readers_text if readable else "", status,
+            max(lost_at, m.sent_at) if lost and lost_at is not None else None,
+            cause if lost else "", via_text if status == "recoverable" else "",
+            _join(exposed.get(m.message_id, [])),
+        ))
 
     devices, holders, generations = [], [], []
     for u in users:
@@ -212,11 +209,12 @@ def build_result(sim: Simulation) -> Result:
     return Result(tables, summarise(messages, generations, sim) | {"adversaries": windows})
 
 
-def summarise(messages: Rows, generations: Rows, sim: Simulation) -> dict[str, Any]:
+def summarise(messages: list[tuple[Any, ...]], generations: list[dict[str, Any]], sim: Simulation) -> dict[str, Any]:
     n = len(messages)
-    counts = Counter(m["status"] for m in messages)
-    lost_at = [m["lost_at"] for m in messages if m["status"] == "lost"]
-    exposed = sum(1 for m in messages if m["exposed_to"])
+    status, lost_col, exposed_col = (COLUMNS["messages"].index(c) for c in ("status", "lost_at", "exposed_to"))
+    counts = Counter(m[status] for m in messages)
+    lost_at = [m[lost_col] for m in messages if m[status] == "lost"]
+    exposed = sum(1 for m in messages if m[exposed_col])
     s = sim.scenario
     return {
         "scenario": s.name, "seed": sim.seed, "rep": sim.rep, "horizon": s.horizon,

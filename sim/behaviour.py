@@ -412,13 +412,15 @@ class Behaviours:
 
     # ------------------------------------------------------------ traffic
     def traffic(self, person: Person, app: str) -> Proc:
+        """Messages of ``app`` from this person, gaps and recipients drawn in blocks."""
         stream = getattr(person.traffic, app)
+        rng, to = person.traffic_rng, stream.to if app == "mail" else []
         while True:
-            yield self.env.timeout(draw(person.traffic_rng, stream.every))
-            to = None
-            if app == "mail" and stream.to:
-                to = stream.to[int(person.traffic_rng.integers(len(stream.to)))]
-            self.send(person.name, app, to)
+            gaps = stream.every.sample_many(rng, 64).tolist()
+            picks = rng.integers(len(to), size=64).tolist() if to else [None] * 64
+            for gap, pick in zip(gaps, picks, strict=True):
+                yield self.env.timeout(gap)
+                self.send(person.name, app, None if pick is None else to[pick])
 
     def send(self, sender: str, app: str, to: str | None) -> list[Sealed]:
         """Seal a message to the latest generation: mail to the recipient and the sender's copy."""
