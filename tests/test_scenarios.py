@@ -163,3 +163,41 @@ def test_same_seed_same_tables_different_seed_different_history(name: str) -> No
         pd.testing.assert_frame_equal(getattr(a, t), getattr(b, t))
     assert a.summary == b.summary
     assert not a.events[["time", "event"]].equals(c.events[["time", "event"]])
+
+
+def test_quickstart_loses_nothing_and_replaces_the_phone() -> None:
+    r = run_file("quickstart")
+    assert r.summary["lost"] == 0 and r.summary["messages"] > 100
+    laptop = device(r, "alice", "laptop")
+    assert laptop["approved_by"] == "phone" and laptop["data_access"] == 0.0
+    phone = device(r, "alice", "phone")
+    assert phone["lost_at"] == 180.0 and phone["revoked_signed"] is True
+    assert device(r, "alice", "phone#2")["data_access"] == 0.0
+    assert device(r, "alice", "backup-1")["kind"] == "backup"
+    assert (r.messages["readable_by"].str.contains("laptop")).all()
+
+
+def test_approval_habits_prompt_answered_in_time_or_not() -> None:
+    prompt = run_file("approval_habits", users__0__devices__0__online="daily",
+                      behaviour__approval__delay="1h", users__0__devices__0__fate=None)
+    assert device(prompt, "alice", "laptop")["approved_by"] == "phone"
+    assert prompt.summary["lost"] == 0
+    # the phone never comes online to show the prompt, and is lost on day 20
+    never = run_file("approval_habits", users__0__devices__0__online="never",
+                     users__0__devices__0__fate={"lost": "20d"})
+    m = never.messages
+    assert device(never, "alice", "laptop")["approved_by"] == ""
+    first_week = m[m["sent_at"] < 7]
+    assert len(first_week) and (first_week["status"] == "lost").all()
+    assert (first_week["lost_at"] == 20.0).all()
+    assert (m[m["sent_at"] > 7]["status"] == "readable").all()
+
+
+def test_risk_policy_backup_keys_decide_the_loss() -> None:
+    sure_loss = {"users__0__devices__0__fate": {"lost": "100d"}}
+    none = run_file("risk_policy", behaviour__backup_keys__count=0, **sure_loss)
+    assert none.summary["any_loss"] and none.summary["first_loss_at"] == 100.0
+    kept = run_file("risk_policy", behaviour__backup_keys__count=2,
+                    behaviour__backup_keys__paper_lost=None, **sure_loss)
+    assert not kept.summary["any_loss"]
+    assert "backup_recover" in set(kept.events["event"])
