@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -153,16 +154,29 @@ def sweep(scenario: Path, reps: int | None, vary: tuple[str, ...], seed: int | N
     if workers is not None and scheduler is not None:
         _fail("give --workers or --scheduler, not both")
     out_dir: Path = out or Path("sweeps") / load(scenario).name
+    interrupted = []
+    default_handler = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        interrupted.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, on_interrupt)
     try:
         grid = runner.parse_vary(vary)
         df = runner.sweep(scenario, reps, grid, seed, workers=workers, scheduler=scheduler, out=out_dir,
                           resume=resume, traces=traces, batch_size=batch_size, progress=progress)
     except runner.SweepError as exc:
         _fail(str(exc))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Exception):
+        # Ctrl-C can surface as another exception when it lands inside a native call
+        if not interrupted:
+            raise
         click.echo(f"\ndmesim: interrupted; finished batches are saved in {out_dir}/ — rerun with "
                    "--resume to continue", err=True)
         sys.exit(130)
+    finally:
+        signal.signal(signal.SIGINT, default_handler)
     if charts:
         for kind, chart in plots.SWEEP_CHARTS.items():
             plots.save(chart(df), out_dir / f"{kind}.png")
