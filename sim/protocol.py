@@ -178,14 +178,18 @@ class User:
         d = self.devices[device]
         return not d.revoked and d.gone_at is None
 
-    def knows(self, device: str) -> dict[int, bytes]:
-        """Open every box addressed to ``device`` not yet opened; return generation → seed."""
+    def knows(self, device: str, keys: DeviceKeys | None = None) -> dict[int, bytes]:
+        """Open every box addressed to ``device`` not yet opened; return generation → seed.
+        ``keys``: the device's keys re-derived from a backup string or an escrow blob."""
         d = self.devices[device]
-        if d.keys is None:
+        if keys is not None and (keys.verify_key != d.verify_key or keys.kem_public != d.kem_public):
+            raise ProtocolError(f"{self.id}/{device}: these keys are not the device's on the chain")
+        key = keys or d.keys
+        if key is None:
             return d.known
         for g, box in self._to.get(device, {}).items():
             if g not in d.known:
-                self._open(d, box, d.keys.kem)
+                self._open(d, box, key.kem)
         return d.known
 
     def knows_generation(self, device: str, generation: int) -> bool:
@@ -312,7 +316,7 @@ class User:
         if self.chain.lockdown and approver not in self._oldest_class():
             raise ProtocolError(f"{self.id}: in lockdown only the oldest class approves")
         self._check_revocable(revoke, approver)
-        known = self._known_with(approver, keys)
+        known = self.knows(approver, keys)
         for r in revoke:
             self._mark_revoked(r, at, signed=True)
         targets = self._covered(approver)
@@ -332,24 +336,12 @@ class User:
             self._record_generation(gen_keys, approver, at)
         return targets
 
-    def _known_with(self, device: str, keys: DeviceKeys | None) -> dict[int, bytes]:
-        """Generations ``device`` knows; ``keys`` re-derived from a backup string or escrow blob."""
-        d = self.devices[device]
-        if keys is None:
-            return dict(self.knows(device))
-        if keys.verify_key != d.verify_key or keys.kem_public != d.kem_public:
-            raise ProtocolError(f"{self.id}/{device}: these keys are not the device's on the chain")
-        for box in self.boxes_to(device):
-            if box.generation not in d.known:
-                self._open(d, box, keys.kem)
-        return dict(d.known)
-
     def add_and_approve(self, by: str, name: str, kind: str, keys: DeviceKeys, at: float,
                         **extra: Any) -> Device:
         """DeviceAddAndApprove of a virtual device (backup or escrow) by ``by``:
         a BatchApprove by ``by`` that also covers the new device; no new generation."""
         signers = self._signer(by)
-        known = dict(self.knows(by))
+        known = self.knows(by)
         body = self._device_body(name, kind, keys)
         body.update(by=by, approved=[*self._covered(by), name])
         if "backup_id" in extra:
@@ -609,7 +601,7 @@ class Account:
         body["by"] = by
         u.chain.append(u.chain.make("device_key_rotate", body,
                                     {**u._signer(by), esc.name: keys.signing}))
-        known = dict(u.knows(by))
+        known = u.knows(by)
         u.drop_boxes(esc.name)
         esc.verify_key, esc.kem_public, esc.escrow_blob, esc.known = (
             keys.verify_key, keys.kem_public, blob, {})
@@ -641,7 +633,7 @@ class Account:
         blob = esc.escrow_blob
         if backup_text is not None:
             name, bkeys = self.backup_keys(EA_USER, backup_text)
-            known = ea._known_with(name, bkeys)
+            known = ea.knows(name, bkeys)
         else:
             if not ea.in_hand(ea_device):
                 raise ProtocolError(f"EA device {ea_device} is not available")
