@@ -125,8 +125,7 @@ class Adversaries:
         return True
 
     # ------------------------------------------------------------ reading
-    def _open_all(self, u: User, adv: Adversary, keys: DeviceKeys, device: str,
-                  boxes: list[Box]) -> dict[int, bytes]:
+    def _open_all(self, u: User, keys: DeviceKeys, device: str, boxes: list[Box]) -> dict[int, bytes]:
         crypto = self.account.crypto
         seeds: dict[int, bytes] = {}
         for box in boxes:
@@ -143,7 +142,7 @@ class Adversaries:
         u = acc.ea if adv.user == EA_USER else acc.users[adv.user]
         assert u is not None
         own = u.boxes_to(adv.device) + adv.extra_boxes
-        seeds = {(adv.user, g): s for g, s in self._open_all(u, adv, adv.keys, adv.device, own).items()}
+        seeds = {(adv.user, g): s for g, s in self._open_all(u, adv.keys, adv.device, own).items()}
         if adv.kind != "ea_compromise":
             return seeds
         for member in acc.users.values():
@@ -158,7 +157,7 @@ class Adversaries:
                     continue
                 esc_keys = acc.crypto.device_keys_from_seed(esc_seed)
                 boxes = member.boxes_to(esc.name)
-                for g, s in self._open_all(member, adv, esc_keys, esc.name, boxes).items():
+                for g, s in self._open_all(member, esc_keys, esc.name, boxes).items():
                     seeds[(member.id, g)] = s
         return seeds
 
