@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,53 +33,69 @@ def large(users: int, horizon: str | None = None, post_quantum: bool = False) ->
     return validate(data, "bench/large.yaml")
 
 
-def _per_call(fn: Callable[[int], Any], n: int) -> float:
-    """Best of 5 batches of the time per call, in seconds (the minimum is what noise on a
-    shared machine disturbs least); ``fn(i)`` works on the i-th of a pool of different
-    keys, as a run does, not on one hot key."""
-    samples = []
-    for _ in range(5):
+POOL = 64  # unit costs are measured on a pool of different keys, as a run uses, not one hot key
+
+
+class UnitProbe:
+    """Unit costs of the operations a run performs, sampled *during* the run.
+
+    Each ``sample()`` makes one untimed call of one operation kind (the kinds taken in
+    turn) and then times ``batch`` more, as a microbenchmark's warm loop would, each call
+    on the next key of a pool of :data:`POOL`; a unit cost is the mean over all samples
+    of its kind. Sampled through the runs, the unit costs see
+    the same machine (clock speed, neighbours, caches) as the runs themselves: this
+    machine's speed drifts by tens of percent within seconds, so unit costs measured
+    before or after a run are not comparable with it."""
+
+    def __init__(self, argon2: Argon2Cost, kinds: Iterable[str], batch: int = 3) -> None:
+        c = Crypto(np.random.default_rng(0), argon2=argon2)
+        pq = Crypto(np.random.default_rng(1), post_quantum=True)
+        calls = _key_calls(c, "") | _key_calls(pq, "_pq")
+        dev = c.new_device_keys()
+        payloads = [b"%d" % i + b"x" * 400 for i in range(POOL)]  # about a link's size
+        sigs = [c.sign(dev.signing, p) for p in payloads]
+        texts = [c.new_backup_string() for _ in range(POOL)]
+        calls["sign"] = lambda i: c.sign(dev.signing, payloads[i])
+        calls["verify"] = lambda i: c.verify(dev.verify_key, sigs[i], payloads[i])
+        calls["argon2id"] = lambda i: c.backup_seed(texts[i], "u")
+        self.calls = [(k, calls[k]) for k in sorted(kinds)]
+        self.batch = batch
+        self.spent: Counter[str] = Counter()
+        self.count: Counter[str] = Counter()
+        self._turn = 0
+
+    def sample(self) -> None:
+        kind, call = self.calls[self._turn % len(self.calls)]
+        first = self._turn * (self.batch + 1)
+        self._turn += 1
+        call(first % POOL)  # untimed: it brings the operation's code and tables into cache
         t = time.perf_counter()
-        for i in range(n):
-            fn(i % POOL)
-        samples.append((time.perf_counter() - t) / n)
-    return min(samples)
+        for i in range(first + 1, first + 1 + self.batch):
+            call(i % POOL)
+        self.spent[kind] += time.perf_counter() - t
+        self.count[kind] += self.batch
+
+    def units(self) -> dict[str, float]:
+        """Seconds per operation, by counter name."""
+        while len(self.count) < len(self.calls):  # every kind sampled at least once
+            self.sample()
+        return {k: self.spent[k] / self.count[k] for k, _ in self.calls}
 
 
-POOL = 64
-
-
-def _key_units(c: Crypto, n: int) -> dict[str, float]:
-    """Seconds per HPKE and key-derivation operation of ``c`` (X25519 or hybrid)."""
-    sfx = "_pq" if c.post_quantum else ""
+def _key_calls(c: Crypto, sfx: str) -> dict[str, Callable[[int], Any]]:
     devs = [c.new_device_keys() for _ in range(POOL)]
     gens = [c.new_generation() for _ in range(POOL)]
     seeds = [bytes([i]) * 32 for i in range(POOL)]
     boxes = [c.seal_box(seeds[i], devs[i].kem_public, b"b") for i in range(POOL)]
     cts = [c.seal_content(b"m%d" % i, gens[i].email.public, b"c") for i in range(POOL)]
     return {
-        "box_seal" + sfx: _per_call(lambda i: c.seal_box(seeds[i], devs[i].kem_public, b"b"), n),
-        "box_open" + sfx: _per_call(lambda i: c.open_box(boxes[i], devs[i].kem, b"b"), n),
-        "content_seal" + sfx: _per_call(
-            lambda i: c.seal_content(b"m%d" % i, gens[i].email.public, b"c"), n),
-        "content_open" + sfx: _per_call(lambda i: c.open_content(cts[i], gens[i].email, b"c"), n),
-        "device_keygen" + sfx: _per_call(lambda i: c.device_keys_from_seed(seeds[i]), n),
-        "generation_derive" + sfx: _per_call(lambda i: c.generation_keys(seeds[i]), n),
+        "box_seal" + sfx: lambda i: c.seal_box(seeds[i], devs[i].kem_public, b"b"),
+        "box_open" + sfx: lambda i: c.open_box(boxes[i], devs[i].kem, b"b"),
+        "content_seal" + sfx: lambda i: c.seal_content(b"m%d" % i, gens[i].email.public, b"c"),
+        "content_open" + sfx: lambda i: c.open_content(cts[i], gens[i].email, b"c"),
+        "device_keygen" + sfx: lambda i: c.device_keys_from_seed(seeds[i]),
+        "generation_derive" + sfx: lambda i: c.generation_keys(seeds[i]),
     }
-
-
-def unit_costs(argon2: Argon2Cost, n: int = 200) -> dict[str, float]:
-    """Seconds per operation, for every counter name :class:`sim.crypto.Crypto` uses."""
-    c = Crypto(np.random.default_rng(0), argon2=argon2)
-    units = _key_units(c, n) | _key_units(Crypto(np.random.default_rng(1), post_quantum=True), n)
-    dev = c.new_device_keys()
-    payloads = [b"%d" % i + b"x" * 400 for i in range(POOL)]  # about a link's size
-    sigs = [c.sign(dev.signing, p) for p in payloads]
-    units["sign"] = _per_call(lambda i: c.sign(dev.signing, payloads[i]), n)
-    units["verify"] = _per_call(lambda i: c.verify(dev.verify_key, sigs[i], payloads[i]), n)
-    texts = [c.new_backup_string() for _ in range(POOL)]
-    units["argon2id"] = _per_call(lambda i: c.backup_seed(texts[i], "u"), max(3, n // 50))
-    return units
 
 
 def bare_simpy(events: int) -> float:
@@ -99,51 +116,71 @@ CRYPTO_METHODS = ("hpke_seal", "hpke_open", "sign", "verify", "device_keys_from_
                   "generation_keys", "backup_seed")
 
 
-def in_situ(scenario: Scenario) -> dict[str, Any]:
-    """Run once with every cryptographic call of :class:`Crypto` timed where it happens;
-    return wall time, time inside those calls and their ratio (with the bare SimPy loop)."""
-    spent = [0.0]
+def interleaved_run(scenario: Scenario, probe: UnitProbe, every: float = 0.01) -> dict[str, Any]:
+    """Run ``scenario`` once, pausing for ``probe.sample()`` after the first cryptographic
+    call in each ``every`` seconds of run time (and once before the run).
+
+    Returns the run's wall time without the pauses, the time the run spent inside its own
+    cryptographic calls (timed where they happen: the "in situ" cost), and its result."""
+    clock = time.perf_counter
+    state = {"inside": 0.0, "paused": 0.0, "next": 0.0, "probing": False}
     originals = {name: getattr(Crypto, name) for name in CRYPTO_METHODS}
 
     def timed(fn: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
-            try:
+            if state["probing"]:
                 return fn(*args, **kwargs)
-            finally:
-                spent[0] += time.perf_counter() - t
+            t = clock()
+            out = fn(*args, **kwargs)
+            end = clock()
+            state["inside"] += end - t
+            if end >= state["next"]:
+                state["probing"] = True
+                probe.sample()
+                state["probing"] = False
+                resumed = clock()
+                state["paused"] += resumed - end
+                state["next"] = resumed + every
+            return out
         return call
 
+    probe.sample()
     for name, fn in originals.items():
         setattr(Crypto, name, timed(fn))
     try:
-        t = time.perf_counter()
+        t = clock()
+        state["next"] = t + every
         result = Simulation(scenario).run()
-        wall = time.perf_counter() - t
+        wall = clock() - t - state["paused"]
     finally:
         for name, fn in originals.items():
             setattr(Crypto, name, fn)
-    loop = bare_simpy(result.summary["simpy_events"])
-    return {"wall_s": wall, "crypto_in_situ_s": spent[0], "ratio_in_situ": wall / (spent[0] + loop)}
+    return {"wall_s": wall, "in_situ_s": state["inside"], "result": result}
 
 
-def measure(scenario: Scenario, pairs: int = 3) -> dict[str, Any]:
-    """Floor ratio of ``scenario`` in this process.
+def measure(scenario: Scenario, runs: int = 3, min_seconds: float = 2.0) -> dict[str, Any]:
+    """Floor ratio of ``scenario`` in this process: after one warm-up run, at least
+    ``runs`` runs (more, up to ``min_seconds`` of run time in all, for short scenarios)
+    with unit costs sampled through them, each followed by a bare SimPy loop of its length.
 
-    The machine's speed drifts by tens of percent over seconds, so each run is paired
-    with unit costs measured just before it; the ratio reported is the median over
-    ``pairs`` (run, unit costs) pairs. Every run performs the same operations."""
-    rows = []
-    for _ in range(pairs):
-        units = unit_costs(scenario.argon2.cost(), n=100)
-        t = time.perf_counter()
-        result = Simulation(scenario).run()
-        wall = time.perf_counter() - t
-        ops = result.summary["ops"]
-        crypto = sum(units[k] * v for k, v in ops.items())
-        loop = bare_simpy(result.summary["simpy_events"])
-        rows.append({"wall_s": wall, "crypto_s": crypto, "simpy_s": loop,
-                     "floor_s": crypto + loop, "ratio": wall / (crypto + loop)})
-    mid = sorted(rows, key=lambda r: r["ratio"])[len(rows) // 2]
-    return {"scenario": scenario.name, "messages": result.summary["messages"], **mid,
-            "ratios": [r["ratio"] for r in rows], "ops": ops}
+    ``ratio`` is total wall time / total floor over the runs; ``ratios`` has each run's;
+    ``ratio_in_situ`` divides by the runs' own time inside cryptography plus the loop."""
+    ops = Simulation(scenario).run().summary["ops"]  # warm-up; every run performs these
+    probe = UnitProbe(scenario.argon2.cost(), ops)
+    rows: list[dict[str, Any]] = []
+    while len(rows) < runs or sum(r["wall_s"] for r in rows) < min_seconds:
+        run = interleaved_run(scenario, probe)
+        summary = run.pop("result").summary
+        assert summary["ops"] == ops
+        rows.append({**run, "simpy_s": bare_simpy(summary["simpy_events"]),
+                     "messages": summary["messages"]})
+    units = probe.units()
+    crypto = sum(units[k] * v for k, v in ops.items())
+    for r in rows:
+        r["floor_s"] = crypto + r["simpy_s"]
+    n = len(rows)
+    wall, inside, loop = (sum(r[k] for r in rows) for k in ("wall_s", "in_situ_s", "simpy_s"))
+    return {"scenario": scenario.name, "messages": rows[0]["messages"], "runs": n,
+            "wall_s": wall / n, "crypto_s": crypto, "simpy_s": loop / n, "floor_s": crypto + loop / n,
+            "ratio": wall / (n * crypto + loop), "ratio_in_situ": wall / (inside + loop),
+            "ratios": [r["wall_s"] / r["floor_s"] for r in rows], "ops": ops, "units": units}

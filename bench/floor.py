@@ -1,11 +1,12 @@
 """Floor ratio: wall time of a run / (operations it needs × their unit cost + a bare
 SimPy loop of the same number of events), for every included scenario and a large one.
-Each ratio is the median of several (unit costs, run) pairs measured back to back.
-The "in situ" column divides the wall time by the time the run itself spent inside
-its cryptographic calls (timed where they happen) plus the bare SimPy loop: the share
-of the run that is not cryptography, free of the microbenchmark's warm caches.
 
-    python bench/floor.py [--users 300] [--horizon 3y] [--pairs 3]
+Unit costs are sampled during each run (one call of each kind every 10 ms of run time,
+excluded from the run's time), so they see the same machine as the run. "in situ"
+divides the wall time by the time the run itself spent inside its cryptographic calls
+plus the bare SimPy loop. Short scenarios are repeated until 2 s of run time.
+
+    python bench/floor.py [--users 300] [--horizon 3y] [--runs 3] [--only large]
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import SCENARIOS, in_situ, large, measure  # noqa: E402
+from common import SCENARIOS, large, measure  # noqa: E402
 
 from sim.scenario import load  # noqa: E402
 
@@ -25,19 +26,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--users", type=int, default=300)
     ap.add_argument("--horizon", default="3y")
-    ap.add_argument("--pairs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--only", nargs="*", help="scenario names (the large one is 'large')")
     args = ap.parse_args()
-    scenarios = [load(f) for f in sorted(SCENARIOS.glob("*.yaml"))]
-    big = large(args.users, args.horizon)
-    print(f"{'scenario':<26}{'messages':>9}{'wall s':>9}{'crypto s':>10}{'simpy s':>9}{'ratio':>7}"
-          f"{'in situ':>9}  (ratio of each pair)")
-    for s in [*scenarios, big]:
-        r = measure(s, args.pairs)
-        inside = in_situ(s)
-        name = f"large ({args.users} users)" if s is big else s.name
-        each = " ".join(f"{x:.2f}" for x in r["ratios"])
-        print(f"{name:<26}{r['messages']:>9}{r['wall_s']:>9.3f}{r['crypto_s']:>10.3f}"
-              f"{r['simpy_s']:>9.3f}{r['ratio']:>7.2f}{inside['ratio_in_situ']:>9.2f}  ({each})")
+    scenarios = [load(f) for f in sorted(SCENARIOS.glob("*.yaml"))] + [large(args.users, args.horizon)]
+    if args.only:
+        scenarios = [s for s in scenarios if s.name in args.only]
+    print(f"{'scenario':<26}{'messages':>9}{'runs':>5}{'wall s':>9}{'crypto s':>10}{'simpy s':>9}"
+          f"{'ratio':>7}{'in situ':>9}  (ratio of each run)")
+    for s in scenarios:
+        r = measure(s, args.runs)
+        name = f"large ({args.users} users)" if s.name == "large" else s.name
+        each = " ".join(f"{x:.2f}" for x in r["ratios"][:8])
+        print(f"{name:<26}{r['messages']:>9}{r['runs']:>5}{r['wall_s']:>9.3f}{r['crypto_s']:>10.3f}"
+              f"{r['simpy_s']:>9.3f}{r['ratio']:>7.2f}{r['ratio_in_situ']:>9.2f}  ({each})", flush=True)
+
 
 if __name__ == "__main__":
     main()

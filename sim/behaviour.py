@@ -18,7 +18,7 @@ import simpy
 
 from .crypto import BackupKeyError
 from .online import OnlineSchedule
-from .protocol import BACKUP, EA_USER, ESCROW, PHYSICAL, ProtocolError, Sealed, User
+from .protocol import BACKUP, EA_USER, ESCROW, PHYSICAL, ProtocolError, User
 from .scenario import (
     Behaviour,
     DeviceSpec,
@@ -422,10 +422,13 @@ class Behaviours:
                 yield self.env.timeout(gap)
                 self.send(person.name, app, None if pick is None else to[pick])
 
-    def send(self, sender: str, app: str, to: str | None) -> list[Sealed]:
-        """Seal a message to the latest generation: mail to the recipient and the sender's copy."""
-        recipients = [sender] if to is None or to == sender else [to, sender]
-        return [self.sim.seal(r, app, sender) for r in recipients if r in self.account.users]
+    def send(self, sender: str, app: str, to: str | None) -> None:
+        """A message to the latest generation: mail to the recipient and the sender's copy."""
+        users = self.account.users
+        if to is not None and to != sender and to in users:
+            self.sim.send(to, app, sender)
+        if sender in users:
+            self.sim.send(sender, app, sender)
 
     # ------------------------------------------------------------ scripted timeline
     def scripted(self, event: Event) -> Proc:

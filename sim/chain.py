@@ -99,8 +99,14 @@ class Link:
                            "body": self.body})
 
     def encode(self) -> bytes:
-        return _canonical({"seq": self.seq, "prev": self.prev.hex(), "kind": self.kind,
-                           "body": self.body, "signatures": self.signatures})
+        """Canonical JSON of the whole link: sorted keys put "signatures" last."""
+        return self.payload[:-1] + b',"signatures":' + _canonical(self.signatures) + b"}"
+
+    def signed(self, signatures: dict[str, str]) -> Link:
+        """This link with ``signatures`` (its payload, already encoded, carried over)."""
+        link = Link(self.seq, self.prev, self.kind, self.body, signatures)
+        link.__dict__["payload"] = self.payload
+        return link
 
     @cached_property
     def hash(self) -> bytes:
@@ -174,9 +180,8 @@ class Chain:
         """Build the next link and sign it with ``signers`` (name → Ed25519 key)."""
         seq, prev = self.tail
         unsigned = Link(seq + 1, prev, kind, body)
-        sigs = {name: self.crypto.sign(key, unsigned.payload).hex()
-                for name, key in sorted(signers.items())}
-        return Link(seq + 1, prev, kind, body, sigs)
+        return unsigned.signed({name: self.crypto.sign(key, unsigned.payload).hex()
+                                for name, key in sorted(signers.items())})
 
     def append(self, link: Link) -> Link:
         """Verify ``link`` against the chain and add it, or raise a :class:`ChainError`."""

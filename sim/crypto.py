@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Protocol
 
+import numpy as np
 import reedsolo
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, hpke
@@ -33,12 +33,6 @@ _SUITE_X25519 = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHAC
 _SUITE_HYBRID = hpke.Suite(
     hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305
 )
-
-
-class ByteStream(Protocol):
-    """Anything with ``bytes(n)``; ``numpy.random.Generator`` is one."""
-
-    def bytes(self, length: int) -> bytes: ...
 
 
 class DecryptionFailed(Exception):
@@ -64,34 +58,30 @@ class Argon2Cost:
 class KemPrivate:
     """An HPKE recipient key: X25519, or ML-KEM-768 + X25519 when ``hybrid``."""
 
-    __slots__ = ("hybrid", "_key", "public")
+    __slots__ = ("hybrid", "suite", "_key", "public")
 
     def __init__(self, x25519_seed: bytes, mlkem_seed: bytes | None) -> None:
         xk = x25519.X25519PrivateKey.from_private_bytes(x25519_seed)
         if mlkem_seed is None:
-            self.hybrid = False
             self._key: object = xk
             self.public = KemPublic(xk.public_key(), None)
         else:
             mk = mlkem.MLKEM768PrivateKey.from_seed_bytes(mlkem_seed)
-            self.hybrid = True
             self._key = hpke.MLKEM768X25519PrivateKey(mk, xk)
             self.public = KemPublic(xk.public_key(), mk.public_key())
+        self.hybrid, self.suite = self.public.hybrid, self.public.suite
 
 
 class KemPublic:
     """Public half of :class:`KemPrivate`; ``raw`` is its canonical byte form."""
 
-    __slots__ = ("_x", "_m", "raw", "key")
+    __slots__ = ("hybrid", "suite", "raw", "key")
 
     def __init__(self, x: x25519.X25519PublicKey, m: mlkem.MLKEM768PublicKey | None) -> None:
-        self._x, self._m = x, m
+        self.hybrid = m is not None
+        self.suite = _SUITE_HYBRID if self.hybrid else _SUITE_X25519
         self.raw = x.public_bytes(*_RAW) + (m.public_bytes_raw() if m is not None else b"")
         self.key: object = x if m is None else hpke.MLKEM768X25519PublicKey(m, x)
-
-    @property
-    def hybrid(self) -> bool:
-        return self._m is not None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, KemPublic) and other.raw == self.raw
@@ -109,10 +99,10 @@ class DeviceKeys:
 
     signing: ed25519.Ed25519PrivateKey
     kem: KemPrivate
+    verify_key: bytes = field(init=False)
 
-    @property
-    def verify_key(self) -> bytes:
-        return self.signing.public_key().public_bytes(*_RAW)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verify_key", self.signing.public_key().public_bytes(*_RAW))
 
     @property
     def kem_public(self) -> KemPublic:
@@ -223,14 +213,16 @@ class Crypto:
     a ``_pq`` suffix marks the hybrid ML-KEM-768 + X25519 variants.
     """
 
-    stream: ByteStream
+    stream: np.random.Generator
     post_quantum: bool = False
     argon2: Argon2Cost = field(default_factory=Argon2Cost)
     ops: Counter[str] = field(default_factory=Counter)
 
     # -- keys
     def random(self, n: int) -> bytes:
-        return self.stream.bytes(n)
+        """``n`` bytes of the stream's raw 64-bit output (little-endian, on any machine)."""
+        words = self.stream.bit_generator.random_raw(-(-n // 8))
+        return words.astype("<u8", copy=False).tobytes()[:n]
 
     def _kem(self, material: bytes, hybrid: bool) -> KemPrivate:
         return KemPrivate(material[:32], material[32:96] if hybrid else None)
@@ -260,18 +252,14 @@ class Crypto:
         return self.generation_keys(self.random(32))
 
     # -- HPKE
-    @staticmethod
-    def _suite(pub_or_priv: KemPublic | KemPrivate) -> hpke.Suite:
-        return _SUITE_HYBRID if pub_or_priv.hybrid else _SUITE_X25519
-
     def hpke_seal(self, op: str, plaintext: bytes, to: KemPublic, info: bytes) -> bytes:
         self.ops[op + "_pq" if to.hybrid else op] += 1
-        return self._suite(to).encrypt(plaintext, to.key, info=info)  # type: ignore[arg-type]
+        return to.suite.encrypt(plaintext, to.key, info=info)  # type: ignore[arg-type]
 
     def hpke_open(self, op: str, ciphertext: bytes, key: KemPrivate, info: bytes) -> bytes:
         self.ops[op + "_pq" if key.hybrid else op] += 1
         try:
-            return self._suite(key).decrypt(ciphertext, key._key, info=info)  # type: ignore[arg-type]
+            return key.suite.decrypt(ciphertext, key._key, info=info)  # type: ignore[arg-type]
         except (InvalidTag, ValueError) as exc:
             raise DecryptionFailed(str(exc) or type(exc).__name__) from None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 
@@ -94,9 +94,9 @@ class Box:
     created_at: float
 
 
-@dataclass(frozen=True)
-class Sealed:
-    """A message copy sealed to the latest generation of ``user`` for ``app``."""
+class Sealed(NamedTuple):
+    """A message copy sealed to the latest generation of ``user`` for ``app``; ``binding``
+    (:func:`content_binding`) is the HPKE info it was sealed with."""
 
     message_id: str
     user: str
@@ -104,10 +104,7 @@ class Sealed:
     generation: int
     sent_at: float
     ciphertext: bytes
-
-    @property
-    def binding(self) -> bytes:
-        return content_binding(self.user, self.app, self.generation, self.message_id)
+    binding: bytes
 
 
 def content_binding(user: str, app: str, generation: int, message_id: str) -> bytes:
@@ -433,12 +430,14 @@ class User:
         self.log.add(at, self.id, cause, name)
 
     # ------------------------------------------------------------ content
-    def seal(self, message_id: str, app: str, plaintext: bytes, at: float) -> Sealed:
-        """Seal to the latest generation's key for ``app``."""
-        g = self.latest
+    def seal(self, message_id: str, app: str, plaintext: bytes, at: float,
+             generation: int | None = None) -> Sealed:
+        """Seal to the key for ``app`` of ``generation`` (by default the latest): the
+        message was sent at ``at``, when ``generation`` was the latest."""
+        g = self.generations[-1 if generation is None else generation - 1]
         binding = content_binding(self.id, app, g.number, message_id)
         ct = self.crypto.seal_content(plaintext, g.public[APP_KEY[app]], binding)
-        return Sealed(message_id, self.id, app, g.number, at, ct)
+        return Sealed(message_id, self.id, app, g.number, at, ct, binding)
 
     def open(self, sealed: Sealed, seed: bytes) -> bytes:
         keys = self.generation_keys(sealed.generation, seed)

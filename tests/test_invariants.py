@@ -82,8 +82,9 @@ class DMEMachine(RuleBasedStateMachine):
                 m = u.seal(mid, app, b"gen %d" % g, self.t)
             else:  # (more than one generation in one step: seal to the older one directly)
                 key = u.generations[g - 1].public["email" if app == MAIL else "voicemail"]
-                ct = self.crypto.seal_content(b"gen %d" % g, key, content_binding(USER, app, g, mid))
-                m = Sealed(mid, USER, app, g, self.t, ct)
+                binding = content_binding(USER, app, g, mid)
+                ct = self.crypto.seal_content(b"gen %d" % g, key, binding)
+                m = Sealed(mid, USER, app, g, self.t, ct, binding)
             assert m.generation == g
             self.messages[g] = m
 
