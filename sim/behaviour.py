@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -52,21 +52,35 @@ class DeviceState:
 
 @dataclass
 class Person:
-    """One user's behaviour: their devices' runtime state, random streams, backup papers."""
+    """One user's behaviour: their devices' runtime state, random streams, backup papers.
+
+    ``stream(name)`` makes the person's random stream ``name``; each is made on first use
+    (a person with no traffic never needs a traffic stream)."""
 
     name: str
     index: int
     behaviour: Behaviour
     traffic: Traffic
-    rng: np.random.Generator
-    traffic_rng: np.random.Generator
-    adversary_rng: np.random.Generator
+    stream: Callable[[str], np.random.Generator]
     devices: dict[str, DeviceState] = field(default_factory=dict)
     papers: dict[str, str] = field(default_factory=dict)  # backup name → string still held
     changed: simpy.Event | None = None
     duties: set[str] = field(default_factory=set)  # pending duties with a process waiting
     recovering: bool = False
     escrow_accepted: bool = False
+
+    @cached_property
+    def rng(self) -> np.random.Generator:
+        """Behaviour: joins, fates, approvals, revocations, backup keys."""
+        return self.stream("behaviour")
+
+    @cached_property
+    def traffic_rng(self) -> np.random.Generator:
+        return self.stream("traffic")
+
+    @cached_property
+    def adversary_rng(self) -> np.random.Generator:
+        return self.stream("adversary")
 
 
 class Behaviours:

@@ -4,6 +4,7 @@ state and the record; :func:`run` returns a :class:`~sim.analysis.Result`."""
 from __future__ import annotations
 
 import gc
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,7 @@ class Simulation:
         self.behaviours = Behaviours(self)
         self.people = {
             u.name: Person(u.name, i, scenario.behaviour_of(u), scenario.traffic_of(u),
-                           self.stream("behaviour", i), self.stream("traffic", i),
-                           self.stream("adversary", i))
+                           partial(self.person_stream, i))
             for i, u in enumerate(scenario.users)
         }
         self._message_count = 0
@@ -63,6 +63,9 @@ class Simulation:
 
     def stream(self, name: str, *extra: int) -> np.random.Generator:
         return stream(self.seed, self.rep, name, *extra)
+
+    def person_stream(self, index: int, name: str) -> np.random.Generator:
+        return stream(self.seed, self.rep, name, index)
 
     def _start(self) -> None:
         b, s = self.behaviours, self.scenario
