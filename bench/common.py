@@ -158,29 +158,35 @@ def interleaved_run(scenario: Scenario, probe: UnitProbe, every: float = 0.01) -
     return {"wall_s": wall, "in_situ_s": state["inside"], "result": result}
 
 
-def measure(scenario: Scenario, runs: int = 3, min_seconds: float = 2.0) -> dict[str, Any]:
-    """Floor ratio of ``scenario`` in this process: after one warm-up run, at least
-    ``runs`` runs (more, up to ``min_seconds`` of run time in all, for short scenarios)
-    with unit costs sampled through them, each followed by a bare SimPy loop of its length.
+def measure(scenario: Scenario, parts: int = 3, min_seconds: float = 2.0) -> dict[str, Any]:
+    """Floor ratio of ``scenario`` in this process.
 
-    ``ratio`` is total wall time / total floor over the runs; ``ratios`` has each run's;
+    After one warm-up run, ``parts`` consecutive parts of at least one run each (short
+    scenarios repeat until ``min_seconds`` of run time in all). Each part samples its own
+    unit costs through its runs, and each run is followed by a bare SimPy loop of its
+    length. ``ratio`` is total wall time / total floor; ``ratios`` has each part's;
     ``ratio_in_situ`` divides by the runs' own time inside cryptography plus the loop."""
     ops = Simulation(scenario).run().summary["ops"]  # warm-up; every run performs these
-    probe = UnitProbe(scenario.argon2.cost(), ops)
-    rows: list[dict[str, Any]] = []
-    while len(rows) < runs or sum(r["wall_s"] for r in rows) < min_seconds:
-        run = interleaved_run(scenario, probe)
-        summary = run.pop("result").summary
-        assert summary["ops"] == ops
-        rows.append({**run, "simpy_s": bare_simpy(summary["simpy_events"]),
-                     "messages": summary["messages"]})
-    units = probe.units()
-    crypto = sum(units[k] * v for k, v in ops.items())
-    for r in rows:
-        r["floor_s"] = crypto + r["simpy_s"]
-    n = len(rows)
-    wall, inside, loop = (sum(r[k] for r in rows) for k in ("wall_s", "in_situ_s", "simpy_s"))
-    return {"scenario": scenario.name, "messages": rows[0]["messages"], "runs": n,
-            "wall_s": wall / n, "crypto_s": crypto, "simpy_s": loop / n, "floor_s": crypto + loop / n,
-            "ratio": wall / (n * crypto + loop), "ratio_in_situ": wall / (inside + loop),
-            "ratios": [r["wall_s"] / r["floor_s"] for r in rows], "ops": ops, "units": units}
+    parts_out = []
+    for _ in range(parts):
+        probe = UnitProbe(scenario.argon2.cost(), ops)
+        wall = inside = loop = 0.0
+        runs = 0
+        while runs == 0 or wall < min_seconds / parts:
+            run = interleaved_run(scenario, probe)
+            summary = run["result"].summary
+            assert summary["ops"] == ops
+            wall, inside, runs = wall + run["wall_s"], inside + run["in_situ_s"], runs + 1
+            loop += bare_simpy(summary["simpy_events"])
+        units = probe.units()
+        crypto = runs * sum(units[k] * v for k, v in ops.items())
+        parts_out.append({"runs": runs, "wall_s": wall, "in_situ_s": inside, "crypto_s": crypto,
+                          "simpy_s": loop, "units": units})
+    n = sum(p["runs"] for p in parts_out)
+    wall, inside, crypto, loop = (sum(p[k] for p in parts_out)
+                                  for k in ("wall_s", "in_situ_s", "crypto_s", "simpy_s"))
+    return {"scenario": scenario.name, "messages": summary["messages"], "runs": n,
+            "wall_s": wall / n, "crypto_s": crypto / n, "simpy_s": loop / n, "floor_s": (crypto + loop) / n,
+            "ratio": wall / (crypto + loop), "ratio_in_situ": wall / (inside + loop),
+            "ratios": [p["wall_s"] / (p["crypto_s"] + p["simpy_s"]) for p in parts_out],
+            "ops": ops, "units": {k: sum(p["units"][k] for p in parts_out) / parts for k in ops}}
