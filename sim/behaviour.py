@@ -54,14 +54,14 @@ class DeviceState:
 class Person:
     """One user's behaviour: their devices' runtime state, random streams, backup papers.
 
-    ``stream(name)`` makes the person's random stream ``name``; each is made on first use
-    (a person with no traffic never needs a traffic stream)."""
+    ``stream(name, *extra)`` makes the person's random stream ``name`` (see
+    :data:`sim.simulation.STREAMS`); the behaviour and adversary streams are made on first use."""
 
     name: str
     index: int
     behaviour: Behaviour
     traffic: Traffic
-    stream: Callable[[str], np.random.Generator]
+    stream: Callable[..., np.random.Generator]
     devices: dict[str, DeviceState] = field(default_factory=dict)
     papers: dict[str, str] = field(default_factory=dict)  # backup name → string still held
     changed: simpy.Event | None = None
@@ -73,10 +73,6 @@ class Person:
     def rng(self) -> np.random.Generator:
         """Behaviour: joins, fates, approvals, revocations, backup keys."""
         return self.stream("behaviour")
-
-    @cached_property
-    def traffic_rng(self) -> np.random.Generator:
-        return self.stream("traffic")
 
     @cached_property
     def adversary_rng(self) -> np.random.Generator:
@@ -424,18 +420,7 @@ class Behaviours:
         person.escrow_accepted = True
         self.notify(person)
 
-    # ------------------------------------------------------------ traffic
-    def traffic(self, person: Person, app: str) -> Proc:
-        """Messages of ``app`` from this person, gaps and recipients drawn in blocks."""
-        stream = getattr(person.traffic, app)
-        rng, to = person.traffic_rng, stream.to if app == "mail" else []
-        while True:
-            gaps = stream.every.sample_many(rng, 64).tolist()
-            picks = rng.integers(len(to), size=64).tolist() if to else [None] * 64
-            for gap, pick in zip(gaps, picks, strict=True):
-                yield self.env.timeout(gap)
-                self.send(person.name, app, None if pick is None else to[pick])
-
+    # ------------------------------------------------------------ scripted messages
     def send(self, sender: str, app: str, to: str | None) -> None:
         """A message to the latest generation: mail to the recipient and the sender's copy."""
         users = self.account.users

@@ -276,6 +276,12 @@ class Stream(_Model):
     every: Dist
     to: list[Name] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _moves_on(self) -> Stream:
+        if not self.every.sample_many(np.random.default_rng(0), 64).any():
+            raise ValueError("every: the gap between messages is always zero")
+        return self
+
 
 class Traffic(_Model):
     voicemail: Stream | None = None

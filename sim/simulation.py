@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 import simpy
 
+from . import traffic
 from .adversary import Adversaries
 from .behaviour import Behaviours, Person, draw
 from .crypto import Crypto
-from .protocol import EA_USER, Account, ProtocolError, Sealed, User
+from .protocol import EA_USER, Account, ProtocolError, Sealed
 from .scenario import Event, Scenario, load
 
 # Named child streams: a new kind of draw gets a new index and shifts no other stream.
@@ -50,7 +51,7 @@ class Simulation:
         self.adversaries = Adversaries(self.account)
         self.labels: dict[tuple[str, str], str] = {}
         self.sealed: list[Sealed] = []
-        self._sent: list[tuple[User, int, str, str, float]] = []
+        self._sent: list[tuple[float, tuple[int, ...], str, int, str, str]] = []  # (at, order, user, generation, app, sender)
         self.senders: dict[str, str] = {}
         self.behaviours = Behaviours(self)
         self.people = {
@@ -58,14 +59,13 @@ class Simulation:
                            partial(self.person_stream, i))
             for i, u in enumerate(scenario.users)
         }
-        self._message_count = 0
         self._start()
 
     def stream(self, name: str, *extra: int) -> np.random.Generator:
         return stream(self.seed, self.rep, name, *extra)
 
-    def person_stream(self, index: int, name: str) -> np.random.Generator:
-        return stream(self.seed, self.rep, name, index)
+    def person_stream(self, index: int, name: str, *extra: int) -> np.random.Generator:
+        return stream(self.seed, self.rep, name, index, *extra)
 
     def _start(self) -> None:
         b, s = self.behaviours, self.scenario
@@ -82,9 +82,6 @@ class Simulation:
                 self.env.process(b.backup_keys(person))
             if person.behaviour.escrow is not None and s.account.escrow is not None:
                 self.env.process(b.escrow_accept(person, s.account.escrow.enabled_at))
-            for app in ("voicemail", "mail"):
-                if getattr(person.traffic, app) is not None:
-                    self.env.process(b.traffic(person, app))
             if s.adversary.server_devices is not None:
                 self.env.process(b.server_devices(person, s.adversary.server_devices))
         for event in s.timeline:
@@ -155,20 +152,33 @@ class Simulation:
 
     # ------------------------------------------------------------ messages
     def send(self, user: str, app: str, sender: str) -> None:
-        """A message for ``user`` now: it belongs to ``user``'s latest generation.
-
-        Nothing during a run reads message ciphertext, so the real HPKE seals of the
-        messages sent are made back to back when the run ends (:meth:`_seal_sent`): the
-        same seals, to the same keys, at lower cost than one between every two events."""
-        self._message_count += 1
-        mid = f"m{self._message_count}"
-        u = self.account.users[user]
-        self._sent.append((u, u.latest.number, app, mid, self.env.now))
-        self.senders[mid] = sender
+        """A scripted message for ``user`` now: it belongs to ``user``'s latest generation."""
+        self._sent.append((self.env.now, (0, len(self._sent)), user, self.account.users[user].latest.number,
+                           app, sender))
 
     def _seal_sent(self) -> None:
-        self.sealed += [u.seal(mid, app, mid.encode(), at, g) for u, g, app, mid, at in self._sent]
-        self._sent.clear()
+        """Number every copy sent in time order (scripted sends first at equal times) and
+        seal it for real. Nothing during a run reads message ciphertext, so the seals are
+        made back to back here: the same seals to the same keys, cheaper than one between
+        every two events."""
+        sent = self._sent
+        users = self.account.users
+        for person in self.people.values():
+            for a, app in enumerate(traffic.APPS):
+                spec = getattr(person.traffic, app)
+                if spec is None:
+                    continue
+                rng = person.stream("traffic", a)
+                times = traffic.send_times(spec, rng, self.scenario.horizon)
+                to = traffic.recipients(app, spec, rng, len(times))
+                sent += [(t, (1, person.index, a, k), user, g, app, person.name)
+                         for k, (t, user, g) in enumerate(traffic.copies(person.name, app, times, to, users))]
+        sent.sort()
+        for n, (at, _, user, g, app, sender) in enumerate(sent, 1):
+            mid = f"m{n}"
+            self.senders[mid] = sender
+            self.sealed.append(users[user].seal(mid, app, mid.encode(), at, g))
+        sent.clear()
 
     # ------------------------------------------------------------ scripted events
     def perform(self, e: Event) -> None:

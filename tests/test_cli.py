@@ -78,6 +78,9 @@ BAD = {
                             "behaviour.approval.probability: Input should be less than or equal to 1"),
     "malformed YAML": ("horizon: [30d\nusers: {\n", "line 2, column 6: malformed YAML"),
     "empty file": ("", "the file is empty"),
+    "traffic that never moves on": ("horizon: 30d\nusers: [{name: a, devices: [{name: p}]}]\n"
+                                    "traffic: {voicemail: {every: 0d}}\n",
+                                    "traffic.voicemail: every: the gap between messages is always zero"),
     "yaml boolean": ("horizon: 30d\nusers: [{name: no, devices: [{name: p}]}]\n",
                      "users[0].name: Input should be a valid string (found False); YAML reads"),
 }

@@ -107,6 +107,21 @@ def test_readable_by_equals_brute_force_decryption(data: dict[str, Any]) -> None
             assert row.lost_at >= 0 and row.lost_cause
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_each_copy_belongs_to_the_latest_generation_at_its_send_time(data: dict[str, Any]) -> None:
+    """Drawn traffic is placed after the run: each copy still goes to the generation
+    that was its user's latest when it was sent, never to one before or after."""
+    sim = Simulation(validate(data))
+    messages = sim.run().messages
+    assert list(messages.message_id) == [f"m{i}" for i in range(1, len(messages) + 1)]
+    assert messages.sent_at.is_monotonic_increasing
+    for row in messages.itertuples():
+        created = [g.created_at for g in sim.account.users[row.user].generations]
+        assert row.generation == sum(t <= row.sent_at for t in created) >= 1
+        assert row.sent_at < sim.scenario.horizon
+
+
 @settings(max_examples=10, deadline=None)
 @given(scenarios(), st.integers(0, 3))
 def test_same_seed_and_rep_same_tables(data: dict[str, Any], rep: int) -> None:

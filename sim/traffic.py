@@ -1,0 +1,64 @@
+"""Message traffic: when each person sends, and which generation each copy belongs to.
+
+Sending changes nothing in the protocol's state, so drawn traffic needs no simulation
+events: each person's send times for an app are drawn for the whole horizon at once
+(from the person's own stream for that app), and each copy belongs to its user's latest
+generation at the send time: the last one created at or before it. A copy for a user
+who has no device yet is not sent. Scripted ``send`` events stay in the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .scenario import Stream
+
+if TYPE_CHECKING:
+    from .protocol import User
+
+APPS = ("voicemail", "mail")  # the order of a person's streams and of ties between apps
+_BLOCK = 64  # gaps drawn per block
+
+
+def send_times(stream: Stream, rng: np.random.Generator, horizon: float) -> np.ndarray:
+    """Times of the sends before ``horizon``: cumulative gaps, drawn in blocks."""
+    blocks, end = [], 0.0
+    while end < horizon:
+        block = end + np.cumsum(stream.every.sample_many(rng, _BLOCK))
+        blocks.append(block)
+        end = float(block[-1])
+    times = np.concatenate(blocks)
+    return times[times < horizon]
+
+
+def recipients(app: str, stream: Stream, rng: np.random.Generator, n: int) -> list[str | None]:
+    """For each of ``n`` messages, the user it goes to (None: only the sender's copy;
+    voicemail is always the user's own)."""
+    if app != "mail" or not stream.to:
+        return [None] * n
+    return [stream.to[i] for i in rng.integers(len(stream.to), size=n).tolist()]
+
+
+def generation_at(user: User, times: np.ndarray) -> np.ndarray:
+    """For each time, the number of ``user``'s latest generation then (0: none yet)."""
+    created = np.fromiter((g.created_at for g in user.generations), float, len(user.generations))
+    return np.searchsorted(created, times, side="right")
+
+
+def copies(sender: str, app: str, times: np.ndarray, to: list[str | None],
+           users: dict[str, User]) -> Iterator[tuple[float, str, int]]:
+    """(time, user, generation) of each copy of ``sender``'s messages: a mail to the
+    recipient, then the sender's own copy."""
+    gens = {sender: generation_at(users[sender], times)} if sender in users else {}
+    for name in {r for r in to if r is not None and r != sender and r in users}:
+        gens[name] = generation_at(users[name], times)
+    own = gens.get(sender)
+    for i, t in enumerate(times.tolist()):
+        r = to[i]
+        if r is not None and r != sender and r in gens and gens[r][i]:
+            yield t, r, int(gens[r][i])
+        if own is not None and own[i]:
+            yield t, sender, int(own[i])

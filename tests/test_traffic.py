@@ -1,0 +1,42 @@
+"""Drawn traffic: send times, recipients, and the generation of each copy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.scenario import Stream, validate
+from sim.simulation import Simulation
+from sim.traffic import send_times
+
+
+def test_send_times_cover_the_horizon_at_the_drawn_rate() -> None:
+    stream = Stream.model_validate({"every": {"exp": "2d"}})
+    times = send_times(stream, np.random.default_rng(3), 2000.0)
+    assert np.all(np.diff(times) > 0) and times[0] > 0 and times[-1] < 2000.0
+    assert abs(len(times) - 1000) < 5 * np.sqrt(1000)  # Poisson: mean 1000, sd about 32
+
+
+def test_fixed_gaps_land_exactly() -> None:
+    stream = Stream.model_validate({"every": "10d"})
+    assert send_times(stream, np.random.default_rng(0), 35.0).tolist() == [10.0, 20.0, 30.0]
+
+
+def test_mail_reaches_a_recipient_only_once_they_have_a_device() -> None:
+    s = validate({
+        "horizon": "100d", "seed": 1,
+        "users": [
+            {"name": "a", "devices": [{"name": "p", "joins_at": "0d"}],
+             "traffic": {"mail": {"every": "10d", "to": ["b"]}}},
+            {"name": "b", "devices": [{"name": "p", "joins_at": "45d"},
+                                      {"name": "q", "joins_at": "70d"}]},
+        ]})
+    m = Simulation(s).run().messages
+    rows = list(m[["message_id", "user", "sender", "sent_at", "generation"]].itertuples(index=False, name=None))
+    before = [r for r in rows if r[3] < 45]
+    assert [(r[1], r[3]) for r in before] == [("a", t) for t in (10.0, 20.0, 30.0, 40.0)]
+    after = [r for r in rows if r[3] >= 45]
+    assert [(r[1], r[3]) for r in after] == [(u, float(t)) for t in range(50, 100, 10) for u in ("b", "a")]
+    # b's copies: generation 1 until q joins on day 70 (a device add makes generation 2)
+    assert [(r[3], r[4]) for r in after if r[1] == "b"] == [(50.0, 1), (60.0, 1), (70.0, 2), (80.0, 2), (90.0, 2)]
+    assert {r[2] for r in rows} == {"a"}
+    assert [r[0] for r in rows] == [f"m{i}" for i in range(1, len(rows) + 1)]
