@@ -47,7 +47,7 @@ class UnitProbe:
     machine's speed drifts by tens of percent within seconds, so unit costs measured
     before or after a run are not comparable with it."""
 
-    def __init__(self, argon2: Argon2Cost, kinds: Iterable[str], batch: int = 3) -> None:
+    def __init__(self, argon2: Argon2Cost, kinds: Iterable[str], batch: int = 6) -> None:
         c = Crypto(np.random.default_rng(0), argon2=argon2)
         pq = Crypto(np.random.default_rng(1), post_quantum=True)
         calls = _key_calls(c, "") | _key_calls(pq, "_pq")
