@@ -42,10 +42,10 @@ class UnitProbe:
     Each ``sample()`` makes one untimed call of one operation kind (the kinds taken in
     turn) and then times ``batch`` more, as a microbenchmark's warm loop would, each call
     on the next key of a pool of :data:`POOL`; a unit cost is the mean over all samples
-    of its kind. Sampled through the runs, the unit costs see
-    the same machine (clock speed, neighbours, caches) as the runs themselves: this
-    machine's speed drifts by tens of percent within seconds, so unit costs measured
-    before or after a run are not comparable with it."""
+    of its kind. Sampled through the runs, the unit costs see the same machine (clock
+    speed, neighbours) as the runs themselves: this machine's speed drifts by tens of
+    percent within seconds, so unit costs measured before or after a run are not
+    comparable with it."""
 
     def __init__(self, argon2: Argon2Cost, kinds: Iterable[str], batch: int = 6) -> None:
         c = Crypto(np.random.default_rng(0), argon2=argon2)

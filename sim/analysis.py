@@ -155,7 +155,7 @@ def build_result(sim: Simulation) -> Result:
     # who holds a generation, and whether it is lost, is the same for all its messages
     per_generation: dict[tuple[str, int], tuple[bytes | None, str, str, float | None, str]] = {}
     messages = []
-    for m in sim.sealed:
+    for m, sender in zip(sim.sealed, sim.senders, strict=True):
         u = acc.users[m.user]
         key = (m.user, m.generation)
         if key not in per_generation:
@@ -172,7 +172,7 @@ def build_result(sim: Simulation) -> Result:
         status = "readable" if readable else ("lost" if lost_at is not None else "recoverable")
         lost = status == "lost"
         messages.append((
-            m.message_id, m.user, sim.senders[m.message_id], m.app, m.sent_at, m.generation,
+            m.message_id, m.user, sender, m.app, m.sent_at, m.generation,
             readers_text if readable else "", status,
             max(lost_at, m.sent_at) if lost and lost_at is not None else None,
             cause if lost else "", via_text if status == "recoverable" else "",

@@ -78,8 +78,11 @@ REQUIRED_SIGNERS: dict[str, tuple[str, ...]] = {
 ADDS_DEVICE = {"root", "account_root", "device_add", "device_add_and_approve"}
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def _canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+    return _ENCODER.encode(obj).encode()
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,8 @@ class Simulation:
         self.adversaries = Adversaries(self.account)
         self.labels: dict[tuple[str, str], str] = {}
         self.sealed: list[Sealed] = []
-        self._sent: list[tuple[float, tuple[int, ...], str, int, str, str]] = []  # (at, order, user, generation, app, sender)
-        self.senders: dict[str, str] = {}
+        self._sent: list[tuple[float, str, int, str, str]] = []  # scripted: (at, user, generation, app, sender)
+        self.senders: list[str] = []  # of each message in self.sealed
         self.behaviours = Behaviours(self)
         self.people = {
             u.name: Person(u.name, i, scenario.behaviour_of(u), scenario.traffic_of(u),
@@ -153,32 +153,38 @@ class Simulation:
     # ------------------------------------------------------------ messages
     def send(self, user: str, app: str, sender: str) -> None:
         """A scripted message for ``user`` now: it belongs to ``user``'s latest generation."""
-        self._sent.append((self.env.now, (0, len(self._sent)), user, self.account.users[user].latest.number,
-                           app, sender))
+        self._sent.append((self.env.now, user, self.account.users[user].latest.number, app, sender))
 
     def _seal_sent(self) -> None:
         """Number every copy sent in time order (scripted sends first at equal times) and
         seal it for real. Nothing during a run reads message ciphertext, so the seals are
         made back to back here: the same seals to the same keys, cheaper than one between
         every two events."""
-        sent = self._sent
+        columns: list[list[Any]] = [list(c) for c in zip(*self._sent, strict=True)] or [[], [], [], [], []]
+        at, user, gen, app, sender = columns
+        scripted = len(at)
         users = self.account.users
         for person in self.people.values():
-            for a, app in enumerate(traffic.APPS):
-                spec = getattr(person.traffic, app)
+            for a, name in enumerate(traffic.APPS):
+                spec = getattr(person.traffic, name)
                 if spec is None:
                     continue
                 rng = person.stream("traffic", a)
                 times = traffic.send_times(spec, rng, self.scenario.horizon)
-                to = traffic.recipients(app, spec, rng, len(times))
-                sent += [(t, (1, person.index, a, k), user, g, app, person.name)
-                         for k, (t, user, g) in enumerate(traffic.copies(person.name, app, times, to, users))]
-        sent.sort()
-        for n, (at, _, user, g, app, sender) in enumerate(sent, 1):
+                t, u, g = traffic.copies(person.name, name, times, traffic.recipients(name, spec, rng, len(times)),
+                                         users)
+                at += t
+                user += u
+                gen += g
+                app += [name] * len(t)
+                sender += [person.name] * len(t)
+        # by time; at equal times scripted sends first, then in the order gathered
+        order = np.lexsort((np.arange(len(at)), np.arange(len(at)) >= scripted, np.array(at)))
+        for n, i in enumerate(order.tolist(), 1):
             mid = f"m{n}"
-            self.senders[mid] = sender
-            self.sealed.append(users[user].seal(mid, app, mid.encode(), at, g))
-        sent.clear()
+            self.senders.append(sender[i])
+            self.sealed.append(users[user[i]].seal(mid, app[i], mid.encode(), at[i], gen[i]))
+        self._sent.clear()
 
     # ------------------------------------------------------------ scripted events
     def perform(self, e: Event) -> None:

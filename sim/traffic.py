@@ -9,7 +9,6 @@ who has no device yet is not sent. Scripted ``send`` events stay in the event lo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,16 +48,24 @@ def generation_at(user: User, times: np.ndarray) -> np.ndarray:
 
 
 def copies(sender: str, app: str, times: np.ndarray, to: list[str | None],
-           users: dict[str, User]) -> Iterator[tuple[float, str, int]]:
-    """(time, user, generation) of each copy of ``sender``'s messages: a mail to the
-    recipient, then the sender's own copy."""
-    gens = {sender: generation_at(users[sender], times)} if sender in users else {}
+           users: dict[str, User]) -> tuple[list[float], list[str], list[int]]:
+    """Columns (time, user, generation) of the copies of ``sender``'s messages, in send
+    order: for a mail to another user, the recipient's copy, then the sender's own."""
+    gens = {sender: generation_at(users[sender], times).tolist()} if sender in users else {}
     for name in {r for r in to if r is not None and r != sender and r in users}:
-        gens[name] = generation_at(users[name], times)
+        gens[name] = generation_at(users[name], times).tolist()
     own = gens.get(sender)
+    at: list[float] = []
+    user: list[str] = []
+    gen: list[int] = []
     for i, t in enumerate(times.tolist()):
         r = to[i]
         if r is not None and r != sender and r in gens and gens[r][i]:
-            yield t, r, int(gens[r][i])
+            at.append(t)
+            user.append(r)
+            gen.append(gens[r][i])
         if own is not None and own[i]:
-            yield t, sender, int(own[i])
+            at.append(t)
+            user.append(sender)
+            gen.append(own[i])
+    return at, user, gen
