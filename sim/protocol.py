@@ -95,8 +95,9 @@ class Box:
 
 
 class Sealed(NamedTuple):
-    """A message copy sealed to the latest generation of ``user`` for ``app``; ``binding``
-    (:func:`content_binding`) is the HPKE info it was sealed with."""
+    """A message copy sealed to ``user``'s key for ``app`` of ``generation`` (the latest
+    when it was sent); ``binding`` (:func:`content_binding`) is the HPKE info it was
+    sealed with."""
 
     message_id: str
     user: str

@@ -156,34 +156,18 @@ class Simulation:
         self._sent.append((self.env.now, user, self.account.users[user].latest.number, app, sender))
 
     def _seal_sent(self) -> None:
-        """Number every copy sent in time order (scripted sends first at equal times) and
-        seal it for real. Nothing during a run reads message ciphertext, so the seals are
-        made back to back here: the same seals to the same keys, cheaper than one between
-        every two events."""
-        columns: list[list[Any]] = [list(c) for c in zip(*self._sent, strict=True)] or [[], [], [], [], []]
-        at, user, gen, app, sender = columns
-        scripted = len(at)
-        users = self.account.users
-        for person in self.people.values():
-            for a, name in enumerate(traffic.APPS):
-                spec = getattr(person.traffic, name)
-                if spec is None:
-                    continue
-                rng = person.stream("traffic", a)
-                times = traffic.send_times(spec, rng, self.scenario.horizon)
-                t, u, g = traffic.copies(person.name, name, times, traffic.recipients(name, spec, rng, len(times)),
-                                         users)
-                at += t
-                user += u
-                gen += g
-                app += [name] * len(t)
-                sender += [person.name] * len(t)
-        # by time; at equal times scripted sends first, then in the order gathered
-        order = np.lexsort((np.arange(len(at)), np.arange(len(at)) >= scripted, np.array(at)))
+        """Number every copy sent, scripted or drawn (:mod:`sim.traffic`), in time order
+        (scripted sends first at equal times) and seal it for real. Nothing during a run
+        reads message ciphertext, so the seals are made back to back here: the same seals
+        to the same keys, cheaper than one between every two events."""
+        scripted = [list(c) for c in zip(*self._sent, strict=True)] if self._sent else [[]] * 5
+        drawn = traffic.drawn(self.people.values(), self.account.users, self.scenario.horizon)
+        at, user, gen, app, sender = (s + d for s, d in zip(scripted, drawn, strict=True))
+        order = np.lexsort((np.arange(len(at)) >= len(self._sent), at))  # stable: ties keep this order
         for n, i in enumerate(order.tolist(), 1):
             mid = f"m{n}"
             self.senders.append(sender[i])
-            self.sealed.append(users[user[i]].seal(mid, app[i], mid.encode(), at[i], gen[i]))
+            self.sealed.append(self.account.users[user[i]].seal(mid, app[i], mid.encode(), at[i], gen[i]))
         self._sent.clear()
 
     # ------------------------------------------------------------ scripted events

@@ -9,13 +9,15 @@ who has no device yet is not sent. Scripted ``send`` events stay in the event lo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .scenario import Stream
 
 if TYPE_CHECKING:
+    from .behaviour import Person
     from .protocol import User
 
 APPS = ("voicemail", "mail")  # the order of a person's streams and of ties between apps
@@ -69,3 +71,27 @@ def copies(sender: str, app: str, times: np.ndarray, to: list[str | None],
             user.append(sender)
             gen.append(own[i])
     return at, user, gen
+
+
+def drawn(people: Iterable[Person], users: dict[str, User], horizon: float) -> list[list[Any]]:
+    """Columns (time, user, generation, app, sender) of every copy the people's drawn
+    traffic sends before ``horizon``: person by person, app by app, in send order."""
+    at: list[float] = []
+    user: list[str] = []
+    gen: list[int] = []
+    app: list[str] = []
+    sender: list[str] = []
+    for person in people:
+        for a, name in enumerate(APPS):
+            spec = getattr(person.traffic, name)
+            if spec is None:
+                continue
+            rng = person.stream("traffic", a)
+            times = send_times(spec, rng, horizon)
+            t, u, g = copies(person.name, name, times, recipients(name, spec, rng, len(times)), users)
+            at += t
+            user += u
+            gen += g
+            app += [name] * len(t)
+            sender += [person.name] * len(t)
+    return [at, user, gen, app, sender]
