@@ -213,6 +213,11 @@ class Replacement(_Model):
     probability: Probability = 1.0
 
 
+def _always_zero(dist: Dist) -> bool:
+    """Whether ``dist`` only ever draws 0 days (a check on 64 draws of a fixed stream)."""
+    return not dist.sample_many(np.random.default_rng(0), 64).any()
+
+
 class DeviceSpec(_Model):
     name: Name
     kind: str = "phone"
@@ -220,6 +225,13 @@ class DeviceSpec(_Model):
     online: Literal["always", "daily", "weekly", "rare", "never"] | Sessions = "always"
     fate: Fate | None = None
     replacement: Replacement | None = None
+
+    @model_validator(mode="after")
+    def _replaced_in_time(self) -> DeviceSpec:
+        if self.fate and self.replacement and _always_zero(self.fate.after) and _always_zero(self.replacement.after):
+            raise ValueError("replacement: with the fate and the replacement both after 0 days, the device "
+                             "would be replaced again and again at one instant")
+        return self
 
     def sessions(self) -> Sessions | None | Literal["never"]:
         if isinstance(self.online, Sessions):
@@ -278,7 +290,7 @@ class Stream(_Model):
 
     @model_validator(mode="after")
     def _moves_on(self) -> Stream:
-        if not self.every.sample_many(np.random.default_rng(0), 64).any():
+        if _always_zero(self.every):
             raise ValueError("every: the gap between messages is always zero")
         return self
 

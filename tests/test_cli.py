@@ -78,6 +78,9 @@ BAD = {
                             "behaviour.approval.probability: Input should be less than or equal to 1"),
     "malformed YAML": ("horizon: [30d\nusers: {\n", "line 2, column 6: malformed YAML"),
     "empty file": ("", "the file is empty"),
+    "endless replacement": ("horizon: 30d\nusers: [{name: a, devices: [{name: p, fate: {stolen: 0d}, "
+                            "replacement: {after: 0d}}]}]\n",
+                            "users[0].devices[0]: replacement: with the fate and the replacement both after 0 days"),
     "traffic that never moves on": ("horizon: 30d\nusers: [{name: a, devices: [{name: p}]}]\n"
                                     "traffic: {voicemail: {every: 0d}}\n",
                                     "traffic.voicemail: every: the gap between messages is always zero"),

@@ -13,6 +13,8 @@ from sim.scenario import validate
 from sim.simulation import Simulation
 
 days = st.integers(min_value=0, max_value=60).map(lambda d: f"{d}d")
+later = st.integers(min_value=1, max_value=60).map(lambda d: f"{d}d")  # a fate at 0d and a replacement
+# at 0d would replace a device endlessly at one instant: the schema refuses that
 fates = st.one_of(st.none(), st.builds(
     lambda kind, after: {kind: after}, st.sampled_from(["lost", "stolen", "wiped", "decommissioned"]), days))
 
@@ -29,7 +31,7 @@ def scenarios(draw: Any) -> dict[str, Any]:
             if fate:
                 dev["fate"] = fate
                 if draw(st.booleans()):
-                    dev["replacement"] = {"after": draw(days)}
+                    dev["replacement"] = {"after": draw(later)}
             devices.append(dev)
         users.append({"name": f"u{u}", "devices": devices})
     data: dict[str, Any] = {
