@@ -51,7 +51,7 @@ class Simulation:
         self.adversaries = Adversaries(self.account)
         self.labels: dict[tuple[str, str], str] = {}
         self.sealed: list[Sealed] = []
-        self._sent: list[tuple[float, str, int, str, str]] = []  # scripted: (at, user, generation, app, sender)
+        self._scripted: list[tuple[float, str, int, str, str]] = []  # sends: (at, user, generation, app, sender)
         self.senders: list[str] = []  # of each message in self.sealed
         self.behaviours = Behaviours(self)
         self.people = {
@@ -153,22 +153,21 @@ class Simulation:
     # ------------------------------------------------------------ messages
     def send(self, user: str, app: str, sender: str) -> None:
         """A scripted message for ``user`` now: it belongs to ``user``'s latest generation."""
-        self._sent.append((self.env.now, user, self.account.users[user].latest.number, app, sender))
+        self._scripted.append((self.env.now, user, self.account.users[user].latest.number, app, sender))
 
     def _seal_sent(self) -> None:
         """Number every copy sent, scripted or drawn (:mod:`sim.traffic`), in time order
         (scripted sends first at equal times) and seal it for real. Nothing during a run
         reads message ciphertext, so the seals are made back to back here: the same seals
         to the same keys, cheaper than one between every two events."""
-        scripted = [list(c) for c in zip(*self._sent, strict=True)] if self._sent else [[]] * 5
         drawn = traffic.drawn(self.people.values(), self.account.users, self.scenario.horizon)
-        at, user, gen, app, sender = (s + d for s, d in zip(scripted, drawn, strict=True))
-        order = np.lexsort((np.arange(len(at)) >= len(self._sent), at))  # stable: ties keep this order
+        at, user, gen, app, sender = ([row[k] for row in self._scripted] + drawn[k] for k in range(5))
+        order = np.argsort(at, kind="stable")  # ties keep this order: scripted sends first
         for n, i in enumerate(order.tolist(), 1):
             mid = f"m{n}"
             self.senders.append(sender[i])
             self.sealed.append(self.account.users[user[i]].seal(mid, app[i], mid.encode(), at[i], gen[i]))
-        self._sent.clear()
+        self._scripted.clear()
 
     # ------------------------------------------------------------ scripted events
     def perform(self, e: Event) -> None:

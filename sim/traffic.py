@@ -62,7 +62,7 @@ def copies(sender: str, app: str, times: np.ndarray, to: list[str | None],
     gen: list[int] = []
     for i, t in enumerate(times.tolist()):
         r = to[i]
-        if r is not None and r != sender and r in gens and gens[r][i]:
+        if r != sender and r in gens and gens[r][i]:
             at.append(t)
             user.append(r)
             gen.append(gens[r][i])
