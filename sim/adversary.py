@@ -30,6 +30,7 @@ class Adversary:
     keys: DeviceKeys
     device: str  # the device name its boxes are addressed to
     extra_boxes: list[Box] = field(default_factory=list)  # boxes made on a forked chain
+    known: dict[int, bytes] = field(default_factory=dict)  # seeds the taken device had opened
 
 
 @dataclass
@@ -54,7 +55,8 @@ class Adversaries:
     def thief(self, user: str, device: str, at: float) -> None:
         d = self.account.users[user].devices[device]
         if d.keys is not None:
-            self.all.append(Adversary(f"thief:{user}/{device}", "thief", user, at, d.keys, device))
+            self.all.append(Adversary(f"thief:{user}/{device}", "thief", user, at, d.keys, device,
+                                      known=dict(d.known)))
 
     def server_device(self, user: str, name: str, at: float) -> None:
         """The server adds a device of its own (a valid self-signed DeviceAdd)."""
@@ -72,9 +74,10 @@ class Adversaries:
     def compromise_ea(self, device: str, at: float) -> None:
         ea = self.account.ea
         assert ea is not None
-        keys = ea.devices[device].keys
-        if keys is not None:
-            self.all.append(Adversary(f"ea:{device}", "ea_compromise", EA_USER, at, keys, device))
+        d = ea.devices[device]
+        if d.keys is not None:
+            self.all.append(Adversary(f"ea:{device}", "ea_compromise", EA_USER, at, d.keys, device,
+                                      known=dict(d.known)))
 
     # ------------------------------------------------------------ man in the middle
     def arm_mitm(self, user: str, device: str, at: float) -> Fork:
@@ -137,12 +140,14 @@ class Adversaries:
         return seeds
 
     def seeds(self, adv: Adversary) -> dict[tuple[str, int], bytes]:
-        """(user, generation) → seed, for everything this adversary opens."""
+        """(user, generation) → seed, for everything this adversary opens: what a taken
+        device had already opened, and every other box its keys open (each box once)."""
         acc = self.account
         u = acc.ea if adv.user == EA_USER else acc.users[adv.user]
         assert u is not None
-        own = u.boxes_to(adv.device) + adv.extra_boxes
-        seeds = {(adv.user, g): s for g, s in self._open_all(u, adv.keys, adv.device, own).items()}
+        own = [b for b in u.boxes_to(adv.device) + adv.extra_boxes if b.generation not in adv.known]
+        opened = adv.known | self._open_all(u, adv.keys, adv.device, own)
+        seeds = {(adv.user, g): s for g, s in opened.items()}
         if adv.kind != "ea_compromise":
             return seeds
         for member in acc.users.values():
@@ -161,8 +166,13 @@ class Adversaries:
                     seeds[(member.id, g)] = s
         return seeds
 
-    def exposure(self, sealed: list[Sealed]) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
-        """Which adversaries decrypt each exposed message (real opens), and each one's window."""
+    def exposure(self, sealed: list[Sealed], verified: dict[str, bytes]
+                 ) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
+        """Which adversaries decrypt each exposed message, and each one's window.
+
+        ``verified`` maps a message id to the seed a real decryption of it used (the
+        readers'); an adversary holding that seed reads the message without opening it
+        again, any other message it opens for real (and adds to ``verified``)."""
         exposed: dict[str, list[str]] = {}
         windows = []
         by_gen: dict[tuple[str, int], list[Sealed]] = {}
@@ -175,12 +185,15 @@ class Adversaries:
                 if user == EA_USER:
                     continue
                 for m in by_gen.get((user, g), []):
-                    try:
-                        if self.account.users[user].open(m, seed) == m.message_id.encode():
-                            exposed.setdefault(m.message_id, []).append(adv.name)
-                            count += 1
-                    except DecryptionFailed:
-                        pass
+                    if verified.get(m.message_id) != seed:
+                        try:
+                            if self.account.users[user].open(m, seed) != m.message_id.encode():
+                                continue
+                        except DecryptionFailed:
+                            continue
+                        verified[m.message_id] = seed
+                    exposed.setdefault(m.message_id, []).append(adv.name)
+                    count += 1
             windows.append(self._window(adv, seeds, count))
         return exposed, windows
 

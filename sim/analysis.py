@@ -151,10 +151,10 @@ def build_result(sim: Simulation) -> Result:
     losses = Losses(acc)
     users = list(acc.users.values()) + ([acc.ea] if acc.ea is not None else [])
 
-    exposed, windows = sim.adversaries.exposure(sim.sealed)
     # who holds a generation, and whether it is lost, is the same for all its messages
     per_generation: dict[tuple[str, int], tuple[bytes | None, str, str, float | None, str]] = {}
-    messages = []
+    rows = []
+    verified: dict[str, bytes] = {}  # message id → the seed that really decrypted it
     for m, sender in zip(sim.sealed, sim.senders, strict=True):
         u = acc.users[m.user]
         key = (m.user, m.generation)
@@ -168,16 +168,19 @@ def build_result(sim: Simulation) -> Result:
             per_generation[key] = (seed, _join(same), _join(via), *losses.generation_lost(*key))
         seed, readers_text, via_text, lost_at, cause = per_generation[key]
         # one real decryption per message, with the seed its readers opened from their boxes
-        readable = seed is not None and u.open(m, seed) == m.message_id.encode()
+        readable = False
+        if seed is not None and u.open(m, seed) == m.message_id.encode():
+            readable, verified[m.message_id] = True, seed
         status = "readable" if readable else ("lost" if lost_at is not None else "recoverable")
         lost = status == "lost"
-        messages.append((
+        rows.append((
             m.message_id, m.user, sender, m.app, m.sent_at, m.generation,
             readers_text if readable else "", status,
             max(lost_at, m.sent_at) if lost and lost_at is not None else None,
             cause if lost else "", via_text if status == "recoverable" else "",
-            _join(exposed.get(m.message_id, [])),
         ))
+    exposed, windows = sim.adversaries.exposure(sim.sealed, verified)
+    messages = [(*row, _join(exposed.get(row[0], []))) for row in rows]
 
     devices, holders, generations = [], [], []
     for u in users:
