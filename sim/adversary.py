@@ -30,7 +30,7 @@ class Adversary:
     keys: DeviceKeys
     device: str  # the device name its boxes are addressed to
     extra_boxes: list[Box] = field(default_factory=list)  # boxes made on a forked chain
-    known: dict[int, bytes] = field(default_factory=dict)  # seeds the taken device had opened
+    known: dict[int, bytes] = field(default_factory=dict)  # a taken device's own opened seeds (its dict)
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Adversaries:
         d = self.account.users[user].devices[device]
         if d.keys is not None:
             self.all.append(Adversary(f"thief:{user}/{device}", "thief", user, at, d.keys, device,
-                                      known=dict(d.known)))
+                                      known=d.known))
 
     def server_device(self, user: str, name: str, at: float) -> None:
         """The server adds a device of its own (a valid self-signed DeviceAdd)."""
@@ -77,7 +77,7 @@ class Adversaries:
         d = ea.devices[device]
         if d.keys is not None:
             self.all.append(Adversary(f"ea:{device}", "ea_compromise", EA_USER, at, d.keys, device,
-                                      known=dict(d.known)))
+                                      known=d.known))
 
     # ------------------------------------------------------------ man in the middle
     def arm_mitm(self, user: str, device: str, at: float) -> Fork:
@@ -141,7 +141,8 @@ class Adversaries:
 
     def seeds(self, adv: Adversary) -> dict[tuple[str, int], bytes]:
         """(user, generation) → seed, for everything this adversary opens: what a taken
-        device had already opened, and every other box its keys open (each box once)."""
+        device opened itself (the same keys: the device's own ``known``, kept even after
+        the device erases it), and every other box its keys open (each box once)."""
         acc = self.account
         u = acc.ea if adv.user == EA_USER else acc.users[adv.user]
         assert u is not None

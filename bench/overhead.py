@@ -1,0 +1,126 @@
+"""Python overhead of a run, by phase: what a run costs besides its cryptography.
+
+A diagnostic for whoever optimises the engine. Every cryptographic call is memoised
+(replayed from a first, real run: results here are never used for anything else), so
+what remains of a run is its Python, timed warm: setting up (random streams, the
+account chain, a SimPy process per device and event), the event loop with the
+protocol model, sealing the sent messages, and building the result tables. Each
+phase is the median over rounds, printed next to the median wall time of a normal
+(real) run of the same scenario in the same process.
+
+    python bench/overhead.py [--only help_article household ...] [--rounds 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import SCENARIOS  # noqa: E402
+
+from sim.analysis import build_result  # noqa: E402
+from sim.crypto import Crypto  # noqa: E402
+from sim.scenario import Scenario, load  # noqa: E402
+from sim.simulation import Simulation  # noqa: E402
+
+# what identifies a call's result: the same inputs give the same output
+KEYS: dict[str, Callable[..., Any]] = {
+    "hpke_seal": lambda op, pt, to, info: (op, pt, to.raw, info),
+    "hpke_open": lambda op, ct, key, info: (op, ct, key.public.raw, info),
+    "sign": lambda key, msg: (key.private_bytes_raw(), msg),
+    "verify": lambda vk, sig, msg: (vk, sig, msg),
+    "device_keys_from_seed": lambda seed: seed,
+    "generation_keys": lambda seed: seed,
+    "backup_seed": lambda text, user: (text, user),
+}
+PHASES = ("setup", "events", "seal", "tables")
+
+
+@contextmanager
+def memoised(cache: dict[Any, Any]) -> Iterator[None]:
+    """Crypto's operations replayed from ``cache`` (filled on a miss) while the block runs."""
+    originals = {name: getattr(Crypto, name) for name in KEYS}
+
+    def memo(name: str) -> Callable[..., Any]:
+        fn, key = originals[name], KEYS[name]
+
+        def call(self: Crypto, *args: Any) -> Any:
+            k = (name, key(*args))
+            if k not in cache:
+                cache[k] = fn(self, *args)
+            return cache[k]
+        return call
+
+    for name in KEYS:
+        setattr(Crypto, name, memo(name))
+    try:
+        yield
+    finally:
+        for name, fn in originals.items():
+            setattr(Crypto, name, fn)
+
+
+def phases(scenario: Scenario) -> list[float]:
+    """Seconds of each phase of one run."""
+    clock = time.perf_counter
+    t0 = clock()
+    sim = Simulation(scenario)
+    t1 = clock()
+    sim.env.run(until=scenario.horizon)
+    t2 = clock()
+    sim._seal_sent()
+    t3 = clock()
+    build_result(sim)
+    return [t1 - t0, t2 - t1, t3 - t2, clock() - t3]
+
+
+def measure(scenario: Scenario, rounds: int) -> tuple[float, list[float]]:
+    """(median wall time of a real run, median seconds of each phase memoised)."""
+    walls: list[float] = []
+    split: list[list[float]] = []
+    cache: dict[Any, Any] = {}
+    with memoised(cache):
+        for _ in range(3):  # fill the cache and warm up
+            Simulation(scenario).run()
+    paused = gc.isenabled()
+    gc.disable()  # as Simulation.run does; here for the phases too
+    try:
+        for _ in range(rounds):
+            t = time.perf_counter()
+            Simulation(scenario).run()
+            walls.append(time.perf_counter() - t)
+            with memoised(cache):
+                split.append(phases(scenario))
+    finally:
+        if paused:
+            gc.enable()
+    return statistics.median(walls), [statistics.median(p) for p in zip(*split, strict=True)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--only", nargs="*", help="scenario names")
+    ap.add_argument("--rounds", type=int, default=100)
+    args = ap.parse_args()
+    scenarios = [load(f) for f in sorted(SCENARIOS.glob("*.yaml"))]
+    if args.only:
+        scenarios = [s for s in scenarios if s.name in args.only]
+    print(f"{'scenario':<26}{'wall ms':>9}{'python ms':>11}{'share':>7}  "
+          + "".join(f"{p + ' µs':>11}" for p in PHASES))
+    for s in scenarios:
+        wall, split = measure(s, args.rounds)
+        print(f"{s.name:<26}{wall * 1e3:>9.2f}{sum(split) * 1e3:>11.2f}{sum(split) / wall:>7.0%}  "
+              + "".join(f"{x * 1e6:>11.0f}" for x in split), flush=True)
+
+
+if __name__ == "__main__":
+    main()
