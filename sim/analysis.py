@@ -153,12 +153,10 @@ def build_result(sim: Simulation) -> Result:
 
     # who holds a generation, and whether it is lost, is the same for all its messages
     per_generation: dict[tuple[str, int], tuple[bytes | None, str, str, float | None, str]] = {}
-    rows = []
-    verified: dict[str, bytes] = {}  # message id → the seed that really decrypted it
-    for m, sender in zip(sim.sealed, sim.senders, strict=True):
-        u = acc.users[m.user]
+    for m in sim.sealed:
         key = (m.user, m.generation)
         if key not in per_generation:
+            u = acc.users[m.user]
             readers = [d.name for d in u.active() if d.kind == PHYSICAL and u.in_hand(d.name)
                        and d.keys is not None and u.knows_generation(d.name, m.generation)]
             seed = u.devices[readers[0]].known[m.generation] if readers else None
@@ -166,21 +164,29 @@ def build_result(sim: Simulation) -> Result:
             via = [h for h in u.holders(m.generation)
                    if u.devices[h].kind != PHYSICAL and acc.available(m.user, h)]
             per_generation[key] = (seed, _join(same), _join(via), *losses.generation_lost(*key))
-        seed, readers_text, via_text, lost_at, cause = per_generation[key]
-        # one real decryption per message, with the seed its readers opened from their boxes
-        readable = False
-        if seed is not None and u.open(m, seed) == m.message_id.encode():
-            readable, verified[m.message_id] = True, seed
-        status = "readable" if readable else ("lost" if lost_at is not None else "recoverable")
+
+    # one real decryption per message, with the seed its readers opened from their boxes
+    readable: list[bool] = []
+    verified: dict[str, bytes] = {}  # message id → the seed that really decrypted it
+    for m in sim.sealed:
+        seed = per_generation[(m.user, m.generation)][0]
+        if seed is not None and acc.users[m.user].open(m, seed) == m.message_id.encode():
+            verified[m.message_id] = seed
+        readable.append(m.message_id in verified)
+    exposed, windows = sim.adversaries.exposure(sim.sealed, verified)
+
+    messages = []
+    for m, sender, ok in zip(sim.sealed, sim.senders, readable, strict=True):
+        _, readers_text, via_text, lost_at, cause = per_generation[(m.user, m.generation)]
+        status = "readable" if ok else ("lost" if lost_at is not None else "recoverable")
         lost = status == "lost"
-        rows.append((
+        messages.append((
             m.message_id, m.user, sender, m.app, m.sent_at, m.generation,
-            readers_text if readable else "", status,
+            readers_text if ok else "", status,
             max(lost_at, m.sent_at) if lost and lost_at is not None else None,
             cause if lost else "", via_text if status == "recoverable" else "",
+            _join(exposed.get(m.message_id, [])),
         ))
-    exposed, windows = sim.adversaries.exposure(sim.sealed, verified)
-    messages = [(*row, _join(exposed.get(row[0], []))) for row in rows]
 
     devices, holders, generations = [], [], []
     for u in users:
