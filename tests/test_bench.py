@@ -1,0 +1,44 @@
+"""The benchmarks' own machinery, run small (nothing here is timed against a target)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+from helpers import SCENARIOS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+import common  # noqa: E402
+import overhead  # noqa: E402
+
+from sim.crypto import Crypto  # noqa: E402
+from sim.scenario import load  # noqa: E402
+from sim.simulation import Simulation  # noqa: E402
+
+
+def test_every_counted_operation_has_a_unit_cost() -> None:
+    """The floor prices every counter a run can report, post-quantum variants included."""
+    kinds: set[str] = set()
+    for f in sorted(SCENARIOS.glob("*.yaml")):
+        kinds |= set(Simulation(load(f)).run().summary["ops"])
+    kinds |= set(Simulation(common.large(2, "60d", post_quantum=True)).run().summary["ops"])
+    assert {"box_seal_pq", "content_open_pq", "argon2id", "verify"} <= kinds
+    probe = common.UnitProbe(load(SCENARIOS / "help_article_backup.yaml").argon2.cost(), kinds)
+    units = probe.units()
+    assert set(units) == kinds and all(0 < u < 1 for u in units.values())
+
+
+def test_floor_ratio_of_a_short_run() -> None:
+    r = common.measure(load(SCENARIOS / "help_article.yaml"), parts=2, min_seconds=0.0)
+    assert r["runs"] == 2 and r["messages"] == 5
+    assert math.isfinite(r["ratio"]) and 0.5 < r["ratio"] < 10
+    assert r["ops"]["content_seal"] == 5 and r["floor_s"] > r["simpy_s"] > 0
+
+
+def test_overhead_replays_the_cryptography_and_restores_it() -> None:
+    real = {name: getattr(Crypto, name) for name in overhead.KEYS}
+    wall, phases = overhead.measure(load(SCENARIOS / "help_article.yaml"), rounds=2)
+    assert wall > 0 and len(phases) == len(overhead.PHASES) and all(p > 0 for p in phases)
+    assert {name: getattr(Crypto, name) for name in overhead.KEYS} == real
