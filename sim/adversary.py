@@ -30,7 +30,7 @@ class Adversary:
     keys: DeviceKeys
     device: str  # the device name its boxes are addressed to
     extra_boxes: list[Box] = field(default_factory=list)  # boxes made on a forked chain
-    known: dict[int, bytes] = field(default_factory=dict)  # a taken device's own opened seeds (its dict)
+    known: dict[int, bytes] = field(default_factory=dict)  # what the device whose keys these are opened
 
 
 @dataclass
@@ -50,6 +50,7 @@ class Adversaries:
         self.account = account
         self.all: list[Adversary] = []
         self.forks: dict[tuple[str, str], Fork] = {}
+        self._opened: dict[tuple[bytes, bytes], bytes | None] = {}  # (box, public key) → seed
 
     # ------------------------------------------------------------ compromises
     def thief(self, user: str, device: str, at: float) -> None:
@@ -69,7 +70,8 @@ class Adversaries:
     def leak_backup(self, user: str, backup: str, at: float) -> None:
         text = self.account.backup_strings[(user, backup)]
         name, keys = self.account.backup_keys(user, text)
-        self.all.append(Adversary(f"leak:{user}/{name}", "leaked_backup", user, at, keys, name))
+        self.all.append(Adversary(f"leak:{user}/{name}", "leaked_backup", user, at, keys, name,
+                                  known=self.account.users[user].devices[name].known))
 
     def compromise_ea(self, device: str, at: float) -> None:
         ea = self.account.ea
@@ -129,20 +131,27 @@ class Adversaries:
 
     # ------------------------------------------------------------ reading
     def _open_all(self, u: User, keys: DeviceKeys, device: str, boxes: list[Box]) -> dict[int, bytes]:
-        crypto = self.account.crypto
+        """Open ``boxes`` with ``keys``; two adversaries holding the same keys (an EA device
+        stolen and compromised, the escrow keys both reach) open each box once."""
         seeds: dict[int, bytes] = {}
         for box in boxes:
-            try:
-                seeds[box.generation] = crypto.open_box(box.ciphertext, keys.kem,
-                                                        u._binding(box.generation, box.sender, device))
-            except DecryptionFailed:
-                continue  # sealed to a key this adversary does not have
+            k = (box.ciphertext, keys.kem_public.raw)
+            if k not in self._opened:
+                try:
+                    self._opened[k] = self.account.crypto.open_box(
+                        box.ciphertext, keys.kem, u._binding(box.generation, box.sender, device))
+                except DecryptionFailed:
+                    self._opened[k] = None  # sealed to a key these are not
+            seed = self._opened[k]
+            if seed is not None:
+                seeds[box.generation] = seed
         return seeds
 
     def seeds(self, adv: Adversary) -> dict[tuple[str, int], bytes]:
-        """(user, generation) → seed, for everything this adversary opens: what a taken
-        device opened itself (the same keys: the device's own ``known``, kept even after
-        the device erases it), and every other box its keys open (each box once)."""
+        """(user, generation) → seed, for everything this adversary opens: what the device
+        whose keys it holds opened itself (a stolen device, a leaked backup, an EA device:
+        the device's own ``known``, kept even after the device erases it), and every
+        other box those keys open (each box once)."""
         acc = self.account
         u = acc.ea if adv.user == EA_USER else acc.users[adv.user]
         assert u is not None
@@ -156,14 +165,10 @@ class Adversaries:
                 blob = esc.escrow_blob
                 if esc.kind != ESCROW or blob is None or (EA_USER, blob.ea_generation) not in seeds:
                     continue
-                ea_keys = u.generation_keys(blob.ea_generation, seeds[(EA_USER, blob.ea_generation)])
-                try:
-                    esc_seed = acc.crypto.open_box(blob.ciphertext, ea_keys.general, blob.binding)
-                except DecryptionFailed:
-                    continue
-                esc_keys = acc.crypto.device_keys_from_seed(esc_seed)
-                boxes = member.boxes_to(esc.name)
-                for g, s in self._open_all(member, esc_keys, esc.name, boxes).items():
+                esc_keys = acc.open_escrow(blob, u.generation_keys(blob.ea_generation,
+                                                                   seeds[(EA_USER, blob.ea_generation)]))
+                boxes = [b for b in member.boxes_to(esc.name) if b.generation not in esc.known]
+                for g, s in (esc.known | self._open_all(member, esc_keys, esc.name, boxes)).items():
                     seeds[(member.id, g)] = s
         return seeds
 

@@ -482,6 +482,7 @@ class Account:
         self.chain.append(self.chain.make("account_root", {"device": "account", "verify_key": verify_key},
                                           {"account": self._account_key}))
         self.backup_strings: dict[tuple[str, str], str] = {}  # (user, backup) → string on paper
+        self._escrow_opened: dict[bytes, DeviceKeys] = {}  # escrow blob → the keys opened from it
 
     # ------------------------------------------------------------ users
     def user(self, user_id: str) -> User:
@@ -624,6 +625,15 @@ class Account:
             if self.escrow_device(u.id) is not None:
                 u.escrow_stale = True
 
+    def open_escrow(self, blob: EscrowBlob, ea_keys: GenerationKeys) -> DeviceKeys:
+        """The escrow device's keys from its blob, with the keys of the EA generation it is
+        sealed to: the blob is opened once, a later recovery reuses what it gave."""
+        keys = self._escrow_opened.get(blob.ciphertext)
+        if keys is None:
+            seed = self.crypto.open_box(blob.ciphertext, ea_keys.general, blob.binding)
+            keys = self._escrow_opened[blob.ciphertext] = self.crypto.device_keys_from_seed(seed)
+        return keys
+
     def escrow_keys(self, user_id: str, ea_device: str, backup_text: str | None = None) -> DeviceKeys:
         """An EA device (or the EA backup key, from its string) opens the member's escrow blob."""
         ea = self._user_or_ea(EA_USER)
@@ -640,9 +650,7 @@ class Account:
             known = ea.knows(ea_device)
         if blob.ea_generation not in known:
             raise ProtocolError(f"EA {ea_device} does not know EA generation {blob.ea_generation}")
-        gkeys = ea.generation_keys(blob.ea_generation, known[blob.ea_generation])
-        seed = self.crypto.open_box(blob.ciphertext, gkeys.general, blob.binding)
-        keys = self.crypto.device_keys_from_seed(seed)
+        keys = self.open_escrow(blob, ea.generation_keys(blob.ea_generation, known[blob.ea_generation]))
         if keys.verify_key != esc.verify_key:
             raise ProtocolError("escrow blob does not derive the escrow device on the chain")
         return keys

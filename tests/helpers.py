@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sim.analysis import Result
+from sim.crypto import Crypto
 from sim.scenario import apply_overrides, read_yaml, validate
 from sim.simulation import Simulation
 
@@ -32,3 +36,41 @@ def device(r: Result, user: str, name: str) -> dict[str, Any]:
     d = r.devices[(r.devices["user"] == user) & (r.devices["device"] == name)]
     assert len(d) == 1, f"no device {user}/{name}"
     return d.iloc[0].to_dict()
+
+
+# what identifies a cryptographic operation: the same inputs with the same key
+_IDENTITY: dict[str, Any] = {
+    "hpke_open": lambda op, ct, key, info: (ct, key.public.raw),
+    "hpke_seal": lambda op, pt, to, info: (pt, to.raw, info),
+    "sign": lambda key, msg: (key.private_bytes_raw(), msg),
+    "verify": lambda vk, sig, msg: (vk, sig, msg),
+    "generation_keys": lambda seed: (seed,),
+}
+
+
+@contextmanager
+def crypto_calls() -> Iterator[Counter[tuple[Any, ...]]]:
+    """Count each open, seal, signature, verification and generation derivation by its
+    identity while the block runs (a count above 1 is a repeated operation)."""
+    calls: Counter[tuple[Any, ...]] = Counter()
+    originals = {name: getattr(Crypto, name) for name in _IDENTITY}
+
+    def counted(name: str) -> Any:
+        fn, identity = originals[name], _IDENTITY[name]
+
+        def call(self: Crypto, *args: Any) -> Any:
+            calls[(name, *identity(*args))] += 1
+            return fn(self, *args)
+        return call
+
+    for name in _IDENTITY:
+        setattr(Crypto, name, counted(name))
+    try:
+        yield calls
+    finally:
+        for name, fn in originals.items():
+            setattr(Crypto, name, fn)
+
+
+def repeated(calls: Counter[tuple[Any, ...]]) -> dict[str, int]:
+    return dict(Counter(k[0] for k, n in calls.items() if n > 1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers import SCENARIOS, device, readers, run_file, status
+from helpers import SCENARIOS, crypto_calls, device, readers, repeated, run_file, status
 
 
 def test_every_included_scenario_validates() -> None:
@@ -203,37 +203,17 @@ def test_risk_policy_backup_keys_decide_the_loss() -> None:
     assert "backup_recover" in set(kept.events["event"])
 
 
-def test_no_cryptographic_operation_is_repeated(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_cryptographic_operation_is_repeated() -> None:
     """The benchmarks' floor is every operation a run counts, so none may be a repeat:
     each box and each message opened once per key (an adversary holding a reader's seed
     or a taken device's opened seeds opens nothing again), each seal, signature,
     verification and generation derivation made once. A key derived again from the same
     secret by another party (a backup string typed into a new device) is a new operation."""
-    from collections import Counter
-    from typing import Any
-
-    from sim.crypto import Crypto
     from sim.scenario import load
     from sim.simulation import Simulation
 
-    calls: Counter[tuple[Any, ...]] = Counter()
-
-    def record(name: str, key: Any) -> None:
-        fn = getattr(Crypto, name)
-
-        def counted(self: Crypto, *args: Any) -> Any:
-            calls[(name, *key(*args))] += 1
-            return fn(self, *args)
-        monkeypatch.setattr(Crypto, name, counted)
-
-    record("hpke_open", lambda op, ct, key, info: (ct, key.public.raw))
-    record("hpke_seal", lambda op, pt, to, info: (pt, to.raw, info))
-    record("sign", lambda key, msg: (key.private_bytes_raw(), msg))
-    record("verify", lambda vk, sig, msg: (vk, sig, msg))
-    record("generation_keys", lambda seed: (seed,))
     for f in sorted(SCENARIOS.glob("*.yaml")):
-        calls.clear()
-        ops = Simulation(load(f)).run().summary["ops"]
+        with crypto_calls() as calls:
+            ops = Simulation(load(f)).run().summary["ops"]
         assert sum(calls.values()) == sum(n for k, n in ops.items() if not k.startswith(("device_keygen", "argon2")))
-        repeated = Counter(k[0] for k, n in calls.items() if n > 1)
-        assert not repeated, f"{f.name} repeats {dict(repeated)}"
+        assert not repeated(calls), f"{f.name} repeats {repeated(calls)}"

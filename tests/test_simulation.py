@@ -7,6 +7,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import crypto_calls, repeated
 from sim.crypto import DecryptionFailed
 from sim.protocol import APP_KEY, PHYSICAL
 from sim.scenario import validate
@@ -122,6 +123,17 @@ def test_each_copy_belongs_to_the_latest_generation_at_its_send_time(data: dict[
         created = [g.created_at for g in sim.account.users[row.user].generations]
         assert row.generation == sum(t <= row.sent_at for t in created) >= 1
         assert row.sent_at < sim.scenario.horizon
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_no_cryptographic_operation_is_repeated_in_random_histories(data: dict[str, Any]) -> None:
+    """With escrow, backup keys, losses, thefts and every adversary in play, no box or
+    message is opened twice with one key and nothing is sealed, signed, verified or
+    derived twice: the counters the benchmarks' floor prices are all needed."""
+    with crypto_calls() as calls:
+        Simulation(validate(data)).run()
+    assert not repeated(calls)
 
 
 @settings(max_examples=10, deadline=None)
