@@ -28,30 +28,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SCENARIOS  # noqa: E402
 
 from sim.analysis import build_result  # noqa: E402
-from sim.crypto import Crypto  # noqa: E402
+from sim.crypto import IDENTITY, Crypto  # noqa: E402
 from sim.scenario import Scenario, load  # noqa: E402
 from sim.simulation import Simulation  # noqa: E402
 
-# what identifies a call's result: the same inputs give the same output
-KEYS: dict[str, Callable[..., Any]] = {
-    "hpke_seal": lambda op, pt, to, info: (op, pt, to.raw, info),
-    "hpke_open": lambda op, ct, key, info: (op, ct, key.public.raw, info),
-    "sign": lambda key, msg: (key.private_bytes_raw(), msg),
-    "verify": lambda vk, sig, msg: (vk, sig, msg),
-    "device_keys_from_seed": lambda seed: seed,
-    "generation_keys": lambda seed: seed,
-    "backup_seed": lambda text, user: (text, user),
-}
 PHASES = ("setup", "events", "seal", "tables")
 
 
 @contextmanager
 def memoised(cache: dict[Any, Any]) -> Iterator[None]:
     """Crypto's operations replayed from ``cache`` (filled on a miss) while the block runs."""
-    originals = {name: getattr(Crypto, name) for name in KEYS}
+    originals = {name: getattr(Crypto, name) for name in IDENTITY}
 
     def memo(name: str) -> Callable[..., Any]:
-        fn, key = originals[name], KEYS[name]
+        fn, key = originals[name], IDENTITY[name]
 
         def call(self: Crypto, *args: Any) -> Any:
             k = (name, key(*args))
@@ -60,7 +50,7 @@ def memoised(cache: dict[Any, Any]) -> Iterator[None]:
             return cache[k]
         return call
 
-    for name in KEYS:
+    for name in IDENTITY:
         setattr(Crypto, name, memo(name))
     try:
         yield

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import reedsolo
@@ -304,3 +306,17 @@ class Crypto:
             memory_cost=self.argon2.memory_kib,
         ).derive(secret)
         return key_id, seed
+
+
+# What identifies the result of each operation of :class:`Crypto`: the same inputs under the
+# same key. The tests count by it that no run repeats an operation; ``bench/overhead.py``
+# replays a run's cryptography by it.
+IDENTITY: dict[str, Callable[..., tuple[Any, ...]]] = {
+    "hpke_seal": lambda op, plaintext, to, info: (op, plaintext, to.raw, info),
+    "hpke_open": lambda op, ciphertext, key, info: (op, ciphertext, key.public.raw, info),
+    "sign": lambda key, message: (key.private_bytes_raw(), message),
+    "verify": lambda verify_key, signature, message: (verify_key, signature, message),
+    "device_keys_from_seed": lambda seed: (seed,),
+    "generation_keys": lambda seed: (seed,),
+    "backup_seed": lambda text, user_id: (text, user_id),
+}

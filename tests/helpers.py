@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.analysis import Result
-from sim.crypto import Crypto
+from sim.crypto import IDENTITY, Crypto
 from sim.scenario import apply_overrides, read_yaml, validate
 from sim.simulation import Simulation
 
@@ -38,14 +38,8 @@ def device(r: Result, user: str, name: str) -> dict[str, Any]:
     return d.iloc[0].to_dict()
 
 
-# what identifies a cryptographic operation: the same inputs with the same key
-_IDENTITY: dict[str, Any] = {
-    "hpke_open": lambda op, ct, key, info: (ct, key.public.raw),
-    "hpke_seal": lambda op, pt, to, info: (pt, to.raw, info),
-    "sign": lambda key, msg: (key.private_bytes_raw(), msg),
-    "verify": lambda vk, sig, msg: (vk, sig, msg),
-    "generation_keys": lambda seed: (seed,),
-}
+# derivations are left out: the same key derived again by another party is a new operation
+COUNTED = [name for name in IDENTITY if name not in ("device_keys_from_seed", "backup_seed")]
 
 
 @contextmanager
@@ -53,17 +47,17 @@ def crypto_calls() -> Iterator[Counter[tuple[Any, ...]]]:
     """Count each open, seal, signature, verification and generation derivation by its
     identity while the block runs (a count above 1 is a repeated operation)."""
     calls: Counter[tuple[Any, ...]] = Counter()
-    originals = {name: getattr(Crypto, name) for name in _IDENTITY}
+    originals = {name: getattr(Crypto, name) for name in COUNTED}
 
     def counted(name: str) -> Any:
-        fn, identity = originals[name], _IDENTITY[name]
+        fn, identity = originals[name], IDENTITY[name]
 
         def call(self: Crypto, *args: Any) -> Any:
             calls[(name, *identity(*args))] += 1
             return fn(self, *args)
         return call
 
-    for name in _IDENTITY:
+    for name in COUNTED:
         setattr(Crypto, name, counted(name))
     try:
         yield calls

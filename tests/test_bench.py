@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import common  # noqa: E402
 import overhead  # noqa: E402
 
-from sim.crypto import Crypto  # noqa: E402
+from sim.crypto import IDENTITY, Crypto  # noqa: E402
 from sim.scenario import load  # noqa: E402
 from sim.simulation import Simulation  # noqa: E402
 
@@ -38,7 +38,7 @@ def test_floor_ratio_of_a_short_run() -> None:
 
 
 def test_overhead_replays_the_cryptography_and_restores_it() -> None:
-    real = {name: getattr(Crypto, name) for name in overhead.KEYS}
+    real = {name: getattr(Crypto, name) for name in IDENTITY}
     wall, phases = overhead.measure(load(SCENARIOS / "help_article.yaml"), rounds=2)
     assert wall > 0 and len(phases) == len(overhead.PHASES) and all(p > 0 for p in phases)
-    assert {name: getattr(Crypto, name) for name in overhead.KEYS} == real
+    assert {name: getattr(Crypto, name) for name in IDENTITY} == real
