@@ -130,11 +130,15 @@ class Adversaries:
         return True
 
     # ------------------------------------------------------------ reading
-    def _open_all(self, u: User, keys: DeviceKeys, device: str, boxes: list[Box]) -> dict[int, bytes]:
-        """Open ``boxes`` with ``keys``; two adversaries holding the same keys (an EA device
-        stolen and compromised, the escrow keys both reach) open each box once."""
-        seeds: dict[int, bytes] = {}
+    def _open_all(self, u: User, keys: DeviceKeys, device: str, boxes: list[Box],
+                  known: dict[int, bytes]) -> dict[int, bytes]:
+        """Generation → seed from ``boxes`` with ``keys``: what the device whose keys these
+        are opened itself (``known``) is not opened again, and two adversaries holding the
+        same keys (an EA device stolen and compromised) open each box once."""
+        seeds = dict(known)
         for box in boxes:
+            if box.generation in seeds:
+                continue
             k = (box.ciphertext, keys.kem_public.raw)
             if k not in self._opened:
                 try:
@@ -148,15 +152,13 @@ class Adversaries:
         return seeds
 
     def seeds(self, adv: Adversary) -> dict[tuple[str, int], bytes]:
-        """(user, generation) → seed, for everything this adversary opens: what the device
+        """(user, generation) → seed, for everything this adversary opens. What the device
         whose keys it holds opened itself (a stolen device, a leaked backup, an EA device:
-        the device's own ``known``, kept even after the device erases it), and every
-        other box those keys open (each box once)."""
+        the device's own ``known``, kept even after the device erases it) comes with it."""
         acc = self.account
         u = acc.ea if adv.user == EA_USER else acc.users[adv.user]
         assert u is not None
-        own = [b for b in u.boxes_to(adv.device) + adv.extra_boxes if b.generation not in adv.known]
-        opened = adv.known | self._open_all(u, adv.keys, adv.device, own)
+        opened = self._open_all(u, adv.keys, adv.device, u.boxes_to(adv.device) + adv.extra_boxes, adv.known)
         seeds = {(adv.user, g): s for g, s in opened.items()}
         if adv.kind != "ea_compromise":
             return seeds
@@ -167,8 +169,8 @@ class Adversaries:
                     continue
                 esc_keys = acc.open_escrow(blob, u.generation_keys(blob.ea_generation,
                                                                    seeds[(EA_USER, blob.ea_generation)]))
-                boxes = [b for b in member.boxes_to(esc.name) if b.generation not in esc.known]
-                for g, s in (esc.known | self._open_all(member, esc_keys, esc.name, boxes)).items():
+                boxes = member.boxes_to(esc.name)
+                for g, s in self._open_all(member, esc_keys, esc.name, boxes, esc.known).items():
                     seeds[(member.id, g)] = s
         return seeds
 

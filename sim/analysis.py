@@ -153,10 +153,12 @@ def build_result(sim: Simulation) -> Result:
 
     # who holds a generation, and whether it is lost, is the same for all its messages
     per_generation: dict[tuple[str, int], tuple[bytes | None, str, str, float | None, str]] = {}
+    readable: list[bool] = []
+    verified: dict[str, bytes] = {}  # message id → the seed that really decrypted it
     for m in sim.sealed:
+        u = acc.users[m.user]
         key = (m.user, m.generation)
         if key not in per_generation:
-            u = acc.users[m.user]
             readers = [d.name for d in u.active() if d.kind == PHYSICAL and u.in_hand(d.name)
                        and d.keys is not None and u.knows_generation(d.name, m.generation)]
             seed = u.devices[readers[0]].known[m.generation] if readers else None
@@ -164,13 +166,9 @@ def build_result(sim: Simulation) -> Result:
             via = [h for h in u.holders(m.generation)
                    if u.devices[h].kind != PHYSICAL and acc.available(m.user, h)]
             per_generation[key] = (seed, _join(same), _join(via), *losses.generation_lost(*key))
-
-    # one real decryption per message, with the seed its readers opened from their boxes
-    readable: list[bool] = []
-    verified: dict[str, bytes] = {}  # message id → the seed that really decrypted it
-    for m in sim.sealed:
-        seed = per_generation[(m.user, m.generation)][0]
-        if seed is not None and acc.users[m.user].open(m, seed) == m.message_id.encode():
+        # one real decryption per message, with the seed its readers opened from their boxes
+        seed = per_generation[key][0]
+        if seed is not None and u.open(m, seed) == m.message_id.encode():
             verified[m.message_id] = seed
         readable.append(m.message_id in verified)
     exposed, windows = sim.adversaries.exposure(sim.sealed, verified)
