@@ -51,12 +51,12 @@ class UnitProbe:
         c = Crypto(np.random.default_rng(0), argon2=argon2)
         pq = Crypto(np.random.default_rng(1), post_quantum=True)
         calls = _key_calls(c, "") | _key_calls(pq, "_pq")
-        dev = c.new_device_keys()
+        devs = [c.new_device_keys() for _ in range(POOL)]
         payloads = [b"%d" % i + b"x" * 400 for i in range(POOL)]  # about a link's size
-        sigs = [c.sign(dev.signing, p) for p in payloads]
+        sigs = [c.sign(d.signing, p) for d, p in zip(devs, payloads, strict=True)]
         texts = [c.new_backup_string() for _ in range(POOL)]
-        calls["sign"] = lambda i: c.sign(dev.signing, payloads[i])
-        calls["verify"] = lambda i: c.verify(dev.verify_key, sigs[i], payloads[i])
+        calls["sign"] = lambda i: c.sign(devs[i].signing, payloads[i])
+        calls["verify"] = lambda i: c.verify(devs[i].verify_key, sigs[i], payloads[i])
         calls["argon2id"] = lambda i: c.backup_seed(texts[i], "u")
         self.calls = [(k, calls[k]) for k in sorted(kinds)]
         self.batch = batch
