@@ -69,7 +69,7 @@ class Adversaries:
 
     def leak_backup(self, user: str, backup: str, at: float) -> None:
         text = self.account.backup_strings[(user, backup)]
-        name, keys = self.account.backup_keys(user, text)
+        name, keys = self.account.backup_keys(user, text, revoked_too=True)
         self.all.append(Adversary(f"leak:{user}/{name}", "leaked_backup", user, at, keys, name,
                                   known=self.account.users[user].devices[name].known))
 
@@ -164,14 +164,17 @@ class Adversaries:
             return seeds
         for member in acc.users.values():
             for esc in member.devices.values():
-                blob = esc.escrow_blob
-                if esc.kind != ESCROW or blob is None or (EA_USER, blob.ea_generation) not in seeds:
+                if esc.kind != ESCROW or esc.escrow_blob is None:
                     continue
-                esc_keys = acc.open_escrow(blob, u.generation_keys(blob.ea_generation,
-                                                                   seeds[(EA_USER, blob.ea_generation)]))
-                boxes = member.boxes_to(esc.name)
-                for g, s in self._open_all(member, esc_keys, esc.name, boxes, esc.known).items():
-                    seeds[(member.id, g)] = s
+                # every escrow secret the device ever had, the re-keyed ones too
+                for blob, boxes, known in esc.retired + [(esc.escrow_blob, member.boxes_to(esc.name), esc.known)]:
+                    ea_seed = seeds.get((EA_USER, blob.ea_generation))
+                    if ea_seed is None:
+                        continue
+                    esc_keys = acc.open_escrow(blob, u.generation_keys(blob.ea_generation, ea_seed))
+                    have = {g: s for (uid, g), s in seeds.items() if uid == member.id} | known
+                    for g, s in self._open_all(member, esc_keys, esc.name, boxes, have).items():
+                        seeds[(member.id, g)] = s
         return seeds
 
     def exposure(self, sealed: list[Sealed], verified: dict[str, bytes]
@@ -206,14 +209,24 @@ class Adversaries:
         return exposed, windows
 
     def _window(self, adv: Adversary, seeds: dict[tuple[str, int], bytes], count: int) -> dict[str, Any]:
-        """From the compromise until the first later generation the adversary lacks."""
-        acc = self.account
-        u = acc.ea if adv.user == EA_USER else acc.users[adv.user]
-        assert u is not None
-        held = sorted(g for (user, g) in seeds if user == adv.user)
-        ends = [gen.created_at for gen in u.generations
-                if gen.created_at >= adv.since and gen.number not in held]
+        """From the compromise until it reads no user's new data: for each user whose
+        generations it holds, the first time from ``since`` on that the user's latest
+        generation is one it lacks (never: ``None``); the window ends at the last of these."""
+        held: dict[str, list[int]] = {}
+        for user, g in sorted(seeds, key=lambda k: (k[0] != adv.user, k)):  # its own user first
+            held.setdefault(user, []).append(g)
+        firsts: list[float | None] = []
+        for user, gens in held.items():
+            u = self.account.ea if user == EA_USER else self.account.users[user]
+            assert u is not None
+            current = [gen for gen in u.generations if gen.created_at <= adv.since][-1:]
+            later = [gen for gen in u.generations if gen.created_at > adv.since]
+            lacking = [gen.created_at for gen in current + later if gen.number not in gens]
+            firsts.append(lacking[0] if lacking else None)
+        # holding nothing, it reads no new data: the window ends where it starts
+        end = None if None in firsts else max([adv.since] + [t for t in firsts if t is not None])
+        text = [",".join(map(str, gens)) for gens in held.values()]
+        if len(held) > 1:
+            text = [f"{user} {t}" for user, t in zip(held, text, strict=True)]
         return {"adversary": adv.name, "kind": adv.kind, "user": adv.user, "since": adv.since,
-                "window_end": min(ends) if ends else None,
-                "generations": ",".join(map(str, held)), "messages_exposed": count}
-
+                "window_end": end, "generations": "; ".join(text), "messages_exposed": count}

@@ -35,6 +35,10 @@ COLUMNS = {
     "generations": ["user", "generation", "created_by", "created_at", "lost_at", "lost_cause"],
 }
 TABLES = tuple(COLUMNS)
+# Columns of text ("" when empty); the others are numbers, booleans or times (empty = missing).
+TEXT = {"message_id", "user", "sender", "app", "readable_by", "status", "lost_cause", "recoverable_via",
+        "exposed_to", "device", "kind", "label", "approved_by", "generations", "event", "detail",
+        "holder", "boxed_by", "cause", "created_by"}
 Rows = list[dict[str, Any]] | list[tuple[Any, ...]]  # dicts, or tuples in COLUMNS order
 
 
@@ -78,8 +82,10 @@ class Result:
     def read(cls, run_dir: str | Path) -> Result:
         run_dir = Path(run_dir)
         tables: dict[str, Rows | pd.DataFrame] = {
-            name: pd.read_csv(run_dir / f"{name}.csv", keep_default_na=False, na_values=[""])
-            for name in TABLES}
+            name: pd.read_csv(run_dir / f"{name}.csv", keep_default_na=False,
+                              dtype={c: str for c in cols if c in TEXT},
+                              na_values={c: [""] for c in cols if c not in TEXT})
+            for name, cols in COLUMNS.items()}
         return cls(tables, json.loads((run_dir / "summary.json").read_text()))
 
     def explain(self, message_id: str, device: str) -> str:
@@ -235,7 +241,8 @@ def summarise(messages: list[tuple[Any, ...]], generations: list[dict[str, Any]]
         "fraction_lost": counts["lost"] / n if n else 0.0,
         "any_loss": bool(lost_at),
         "first_loss_at": float(min(lost_at)) if lost_at else None,
-        "generations_lost": sum(1 for g in generations if g["lost_at"] is not None),
+        "generations_lost": sum(1 for g in generations if g["lost_at"] is not None and g["user"] != EA_USER),
+        "ea_generations_lost": sum(1 for g in generations if g["lost_at"] is not None and g["user"] == EA_USER),
         "exposed": exposed,
         "fraction_exposed": exposed / n if n else 0.0,
         "ops": dict(sorted(sim.account.crypto.ops.items())),

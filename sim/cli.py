@@ -75,6 +75,8 @@ def summary_table(summary: dict[str, Any]) -> str:
     first = summary["first_loss_at"]
     rows.append(("first loss", "none" if first is None else f"day {first:.1f}"))
     rows.append(("generations lost", summary["generations_lost"]))
+    if summary.get("ea_generations_lost"):
+        rows.append(("EA generations lost", summary["ea_generations_lost"]))
     if "exposed" in summary:
         rows.append(("exposed to adversaries", f"{summary['exposed']} ({summary['exposed'] / n:.1%})"))
     a = summary["argon2"]

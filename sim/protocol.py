@@ -55,6 +55,10 @@ class Device:
     gone_cause: str | None = None
     backup_id: str | None = None
     escrow_blob: EscrowBlob | None = None
+    # an escrow device's earlier secrets, replaced by re-keys: (blob, the boxes sealed to
+    # those keys, what they opened). The server discarded the boxes but an adversary holding
+    # every ciphertext did not.
+    retired: list[tuple[EscrowBlob, list[Box], dict[int, bytes]]] = field(default_factory=list)
 
     @property
     def revoked(self) -> bool:
@@ -525,9 +529,10 @@ class Account:
         self.backup_strings[(user_id, name)] = text
         return text
 
-    def backup_keys(self, user_id: str, text: str) -> tuple[str, DeviceKeys]:
+    def backup_keys(self, user_id: str, text: str, revoked_too: bool = False) -> tuple[str, DeviceKeys]:
         """Re-derive a backup key's device keys from the typed string; refuse a string
-        that does not derive a backup key on the chain."""
+        that does not derive a backup key on the chain, or one revoked (unless
+        ``revoked_too``: revoking stops no one from deriving keys from a leaked string)."""
         u = self._user_or_ea(user_id)
         key_id, seed = self.crypto.backup_seed(text, user_id)
         match = [d for d in u.devices.values() if d.kind == BACKUP and d.backup_id == key_id]
@@ -537,7 +542,7 @@ class Account:
         keys = self.crypto.device_keys_from_seed(seed)
         if keys.verify_key != d.verify_key or keys.kem_public != d.kem_public:
             raise BackupKeyError(f"this string does not derive {user_id}'s backup key {key_id}")
-        if d.revoked:
+        if d.revoked and not revoked_too:
             raise BackupKeyError(f"backup key {key_id} of {user_id} was revoked")
         return d.name, keys
 
@@ -603,6 +608,8 @@ class Account:
         u.chain.append(u.chain.make("device_key_rotate", body,
                                     {**u._signer(by), esc.name: keys.signing}))
         known = u.knows(by)
+        assert esc.escrow_blob is not None
+        esc.retired.append((esc.escrow_blob, u.boxes_to(esc.name), esc.known))
         u.drop_boxes(esc.name)
         esc.verify_key, esc.kem_public, esc.escrow_blob, esc.known = (
             keys.verify_key, keys.kem_public, blob, {})

@@ -40,7 +40,8 @@ CONFIG_KEYS = frozenset({"scenario", "seed", "rep", "start_date", "post_quantum"
 ID_COLUMNS = ("run_id", "point", "rep", "seed", "label")
 # Outcome columns in this order first; any other numeric summary key follows, sorted.
 SUMMARY_ORDER = ("horizon_days", "messages", "readable", "recoverable", "lost", "fraction_lost",
-                 "any_loss", "first_loss_at", "generations_lost", "exposed", "fraction_exposed")
+                 "any_loss", "first_loss_at", "generations_lost", "ea_generations_lost", "exposed",
+                 "fraction_exposed")
 TABLE, MANIFEST, SHARDS, TRACES = "sweep", "manifest.json", "shards", "traces"
 VERSIONED = ("dmesim", "numpy", "pandas", "pyarrow", "simpy", "cryptography", "pydantic", "scipy",
              "matplotlib")

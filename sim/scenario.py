@@ -318,7 +318,8 @@ class Admin(_Model):
 class Escrow(_Model):
     enabled_at: Duration
     admins: list[Admin] = Field(min_length=1)
-    ea_backup_paper_lost: Dist | None = None
+    ea_backup_paper_lost: Dist | None = Field(
+        None, description="When the EA backup key's paper is lost, after escrow is enabled")
 
 
 class AccountSpec(_Model):

@@ -100,7 +100,8 @@ class Simulation:
         self.labels[(EA_USER, first.name)] = first.kind
         self.labels[(EA_USER, "ea-backup")] = "backup"
         if spec.ea_backup_paper_lost is not None:
-            self.env.process(self._ea_gone("ea-backup", draw(rng, spec.ea_backup_paper_lost), "paper_lost"))
+            self.env.process(self._ea_gone("ea-backup", self.env.now + draw(rng, spec.ea_backup_paper_lost),
+                                           "paper_lost"))
         attack = self.scenario.adversary.ea_compromise
         if attack is not None and rng.random() < attack.probability:
             self.env.process(self._compromise_ea(first.name, draw(rng, attack.after)))
@@ -178,8 +179,8 @@ class Simulation:
             b.attempt(EA_USER, e.action, lambda: self.adversaries.compromise_ea(str(e.device), now))
             return
         if e.action == "revoke_ea_device":
-            ea = acc.ea
-            by = e.by or (ea and next((d.name for d in ea.active() if d.name != e.device), None))
+            others = [d for d in self._confirmed_ea_devices() if d != e.device] if acc.ea else []
+            by = e.by or (others[0] if others else None)
             b.attempt(EA_USER, e.action, lambda: acc.revoke_ea_device(str(by), str(e.device), now))
             for p in self.people.values():
                 b.notify(p)

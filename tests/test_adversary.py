@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from helpers import SCENARIOS, run_file
 from sim.scenario import load
 from sim.simulation import Simulation
@@ -104,13 +106,58 @@ def test_compromised_ea_device_exposes_what_escrow_holds() -> None:
     assert set(hit["message_id"]) == set(m[m["generation"].isin(escrow_gens)]["message_id"]) != set()
 
 
+EA_DEVICES = [{"name": "admin-laptop", "kind": "laptop"}, {"name": "admin-phone", "kind": "phone", "joins_at": "6d"}]
+
+
+@pytest.mark.parametrize("by", ["admin-phone", None])
+def test_ea_compromise_keeps_what_it_read_after_the_revocation_and_rekey(by: str | None) -> None:
+    """The server discards the boxes sealed to the escrow device's old keys, but an
+    adversary holding every ciphertext does not: what the old EA generation opened stays
+    exposed; the re-key and rotation on day 61 end the window. Without ``by`` the other
+    confirmed EA device (not the EA backup key) revokes."""
+    revoke = {"at": "61d", "action": "revoke_ea_device", "device": "admin-laptop"} | ({"by": by} if by else {})
+    r = run_file("ea_compromise", account__escrow__admins=[{"name": "admin", "devices": EA_DEVICES}],
+                 timeline=[{"at": "60d", "action": "compromise_ea_device", "device": "admin-laptop"}, revoke])
+    m = r.messages
+    assert r.devices.set_index("device").loc["admin-laptop", "revoked_at"] == 61.0
+    assert set(exposed(r, "ea:admin-laptop")["message_id"]) == set(m[m["sent_at"] < 61]["message_id"]) != set()
+    assert (m[m["sent_at"] > 61]["exposed_to"] == "").all()
+    w = window(r, "ea:admin-laptop")
+    assert w["window_end"] == 61.0 and w["generations"] == "escrow-admins 1; alice 1"
+
+
+def test_ea_compromise_window_lasts_while_a_member_has_not_rekeyed() -> None:
+    r = run_file("ea_compromise", account__escrow__admins=[{"name": "admin", "devices": EA_DEVICES}],
+                 timeline=[{"at": "60d", "action": "compromise_ea_device", "device": "admin-laptop"},
+                           {"at": "60.5d", "action": "offline", "user": "alice", "device": "phone"},
+                           {"at": "61d", "action": "revoke_ea_device", "device": "admin-laptop", "by": "admin-phone"}])
+    assert len(exposed(r, "ea:admin-laptop")) == len(r.messages)  # alice's phone never re-keys
+    assert window(r, "ea:admin-laptop")["window_end"] is None
+
+
+def test_a_leaked_string_of_a_revoked_backup_key_still_opens_its_boxes() -> None:
+    """Revoking a backup key protects only what is created afterwards."""
+    r = run_file("leaked_backup", timeline=[
+        {"at": "1d", "action": "create_backup_key", "user": "alice", "by": "phone", "name": "backup-1"},
+        {"at": "20d", "action": "paper_lost", "user": "alice", "device": "backup-1"},
+        {"at": "21d", "action": "revoke", "user": "alice", "device": "backup-1", "by": "phone"},
+        {"at": "30d", "action": "leak_backup", "user": "alice", "device": "backup-1"}])
+    m = r.messages
+    hit = exposed(r, "leak:alice/backup-1")
+    assert set(hit["message_id"]) == set(m[m["sent_at"] < 21]["message_id"]) != set()
+    w = window(r, "leak:alice/backup-1")
+    assert (w["since"], w["window_end"]) == (30.0, 30.0)  # it reads no new data
+
+
 def test_explain_reports_exposure(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from sim.analysis import Result
 
     r = run_file("server_device")
     r.write(tmp_path, parquet=False)
     msg = exposed(r, "server:alice/ghost").iloc[0]["message_id"]
-    text = Result.read(tmp_path).explain(msg, "phone")
+    back = Result.read(tmp_path)
+    text = back.explain(msg, "phone")
+    assert all(back.explain(m, "phone") == r.explain(m, "phone") for m in r.messages["message_id"])
     assert "Exposed to server:alice/ghost" in text and "until day 40" in text
     clean = r.messages[r.messages["exposed_to"] == ""].iloc[0]["message_id"]
     assert "No adversary key decrypts it." in r.explain(clean, "phone")

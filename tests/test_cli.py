@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import sim
 from helpers import SCENARIOS
 from sim.cli import main
 
@@ -53,8 +54,14 @@ def test_explain_agrees_with_the_tables(tmp_path: Path) -> None:
     assert "holds no box for generation 1" in out
     assert "phone (physical, boxed day 0 by phone, unavailable since day 30: phone lost)" in out
     assert "permanently lost" in out and "tablet cannot decrypt it" in out
+    assert "left the user's hands" not in out and "No adversary key decrypts it." in out
     code, out, _ = invoke("explain", str(tmp_path), "--message", "m3", "--device", "tablet")
     assert "Status: readable." in out and "tablet decrypts it" in out
+    # read back from the files, every explanation is the one of the run in memory
+    r = sim.run(SCENARIOS / "help_article.yaml")
+    for m in r.messages["message_id"]:
+        for d in r.devices["device"]:
+            assert invoke("explain", str(tmp_path), "--message", m, "--device", d)[1] == r.explain(m, d) + "\n"
     code, _, err = invoke("explain", str(tmp_path), "--message", "m999", "--device", "tablet")
     assert code == 2 and err.strip() == "dmesim: no message 'm999'"
     code, _, err = invoke("explain", str(tmp_path / "nope"), "--message", "m1", "--device", "tablet")

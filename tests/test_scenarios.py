@@ -139,7 +139,10 @@ def test_escrow_enabled_late_leaves_a_member_who_never_comes_online_unescrowed()
 def test_escrow_admins_lose_everything_then_member_loses_all_devices() -> None:
     r = run_file("escrow_admins_lost")
     gens = r.generations.set_index(["user", "generation"])
-    assert gens.loc[("escrow-admins", 1), "lost_at"] == 100.0
+    # the EA device is lost on day 100, the EA backup's paper 100 days after escrow was enabled
+    assert gens.loc[("escrow-admins", 1), "lost_at"] == 110.0
+    assert device(r, "escrow-admins", "ea-backup")["lost_at"] == 110.0
+    assert (r.summary["generations_lost"], r.summary["ea_generations_lost"]) == (1, 1)
     old = r.messages[r.messages["sent_at"] < 200]
     assert len(old) and (old["status"] == "lost").all() and (old["lost_at"] == 200.0).all()
     # before the admins' losses the same member would have been recoverable through escrow
