@@ -231,6 +231,8 @@ class DeviceSpec(_Model):
         if self.fate and self.replacement and _always_zero(self.fate.after) and _always_zero(self.replacement.after):
             raise ValueError("replacement: with the fate and the replacement both after 0 days, the device "
                              "would be replaced again and again at one instant")
+        if isinstance(self.online, Sessions) and _always_zero(self.online.every) and _always_zero(self.online.length):
+            raise ValueError("online: with every and length both always 0 days, sessions would never move on")
         return self
 
     def sessions(self) -> Sessions | None | Literal["never"]:

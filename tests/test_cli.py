@@ -91,6 +91,9 @@ BAD = {
     "traffic that never moves on": ("horizon: 30d\nusers: [{name: a, devices: [{name: p}]}]\n"
                                     "traffic: {voicemail: {every: 0d}}\n",
                                     "traffic.voicemail: every: the gap between messages is always zero"),
+    "sessions that never move on": ("horizon: 30d\nusers: [{name: a, devices: [{name: p, "
+                                    "online: {every: 0d, length: 0d}}]}]\n",
+                                    "users[0].devices[0]: online: with every and length both always 0 days"),
     "yaml boolean": ("horizon: 30d\nusers: [{name: no, devices: [{name: p}]}]\n",
                      "users[0].name: Input should be a valid string (found False); YAML reads"),
 }
