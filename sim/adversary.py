@@ -16,7 +16,7 @@ from typing import Any
 
 from .chain import Chain
 from .crypto import DecryptionFailed, DeviceKeys, fingerprint
-from .protocol import EA_USER, ESCROW, PHYSICAL, Account, Box, Sealed, User
+from .protocol import EA_USER, ESCROW, PHYSICAL, Account, Box, ProtocolError, Sealed, User
 
 
 @dataclass
@@ -75,7 +75,8 @@ class Adversaries:
 
     def compromise_ea(self, device: str, at: float) -> None:
         ea = self.account.ea
-        assert ea is not None
+        if ea is None or device not in ea.devices:
+            raise ProtocolError(f"{device} is not an EA device (yet)")
         d = ea.devices[device]
         if d.keys is not None:
             self.all.append(Adversary(f"ea:{device}", "ea_compromise", EA_USER, at, d.keys, device,

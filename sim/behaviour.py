@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
+from .chain import ChainError
 from .crypto import BackupKeyError
 from .online import OnlineSchedule
 from .protocol import BACKUP, EA_USER, ESCROW, PHYSICAL, ProtocolError, User
@@ -111,6 +112,14 @@ class Behaviours:
         d = u.devices[name]
         return d.kind == PHYSICAL and d.gone_at is None and not d.revoked and d.keys is not None
 
+    def fresh_name(self, person: Person, prefix: str) -> str:
+        """``prefix-N`` with the smallest N no device of the person's chain has."""
+        u = self.protocol_user(person)
+        n = 1
+        while u is not None and f"{prefix}-{n}" in u.devices:
+            n += 1
+        return f"{prefix}-{n}"
+
     def usable_devices(self, person: Person) -> list[str]:
         u = self.protocol_user(person)
         return [] if u is None else [d.name for d in u.active() if self.usable(person, d.name)]
@@ -137,7 +146,7 @@ class Behaviours:
         """Run a protocol action; a refusal is recorded, not raised."""
         try:
             return action()
-        except (ProtocolError, BackupKeyError) as exc:
+        except (ProtocolError, BackupKeyError, ChainError) as exc:
             self.account.log.add(self.env.now, user, "refused", None, detail=f"{what}: {exc}")
             return None
 
@@ -245,8 +254,11 @@ class Behaviours:
 
     # ------------------------------------------------------------ approvals
     def _approvers(self, person: Person, new: str) -> list[str]:
-        """Older usable physical devices whose class does not yet include ``new``."""
+        """Older usable physical devices whose class does not yet include ``new`` (none once
+        ``new`` is revoked or has left the user's hands: nobody approves a lost device)."""
         u = self.account.user(person.name)
+        if u.devices[new].revoked or u.devices[new].gone_at is not None:
+            return []
         seq = u.devices[new].seq
         cls = u.approval_class(new)
         older = [d.name for d in u.active() if d.seq < seq and self.usable(person, d.name)]
@@ -262,13 +274,12 @@ class Behaviours:
         if person.rng.random() >= policy.probability:
             self.account.log.add(self.env.now, person.name, "prompt_ignored", new)
             return
-        u = self.account.user(person.name)
-        while not u.devices[new].revoked:
+        while True:
             approver = yield from self.wait_online(person, lambda: self._approvers(person, new))
             if approver is None:
                 return
             yield self.env.timeout(draw(person.rng, policy.delay))
-            if self.usable(person, approver) and not u.devices[new].revoked:
+            if approver in self._approvers(person, new):  # not approved meanwhile, still at hand
                 self.approve(person, approver)
 
     def approve(self, person: Person, approver: str) -> None:
@@ -289,6 +300,7 @@ class Behaviours:
     def server_device(self, person: Person, name: str) -> None:
         """The server adds a device of its own; the user may notice and revoke it."""
         self.sim.adversaries.server_device(person.name, name, self.env.now)
+        self.sim.labels[(person.name, name)] = "server"
         notice = person.behaviour.notice
         if notice is not None and person.rng.random() < notice.probability:
             self.env.process(self.revoke_later(person, name, notice.delay, notice.signed))
@@ -308,7 +320,7 @@ class Behaviours:
                 return  # the chosen device is gone before it made the key
             p = spec.paper_lost_probability
             lost = spec.paper_lost if p >= 1.0 or person.rng.random() < p else None
-            self.create_backup(person, by, f"backup-{len(person.papers) + 1}", lost)
+            self.create_backup(person, by, self.fresh_name(person, "backup"), lost)
 
     def create_backup(self, person: Person, by: str, name: str, paper_lost: Any = None) -> None:
         now = self.env.now
@@ -331,13 +343,10 @@ class Behaviours:
 
     def server_devices(self, person: Person, every: Dist) -> Proc:
         """The server adds a device of its own to this user, again and again."""
-        k = 0
         while True:
             yield self.env.timeout(draw(person.adversary_rng, every))
             if self.protocol_user(person) is not None:
-                k += 1
-                self.sim.labels[(person.name, f"server-{k}")] = "server"
-                self.server_device(person, f"server-{k}")
+                self.server_device(person, self.fresh_name(person, "server"))
 
     def lose_paper(self, person: Person, name: str, after: float) -> Proc:
         yield self.env.timeout(after)

@@ -135,7 +135,11 @@ class Normal(_Model):
         return float(self.sample_many(rng, 1)[0])
 
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return np.maximum(0.0, rng.normal(self.normal.mean, self.normal.sd, n))
+        """Negative draws are drawn again (the mean is not negative: at most half are)."""
+        x = rng.normal(self.normal.mean, self.normal.sd, n)
+        while (neg := x < 0).any():
+            x[neg] = rng.normal(self.normal.mean, self.normal.sd, int(neg.sum()))
+        return x
 
 
 _DIST_TAGS = {"fixed": "Fixed", "exp": "Exp", "uniform": "Uniform", "lognormal": "LogNormal",

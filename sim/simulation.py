@@ -51,7 +51,7 @@ class Simulation:
         self.adversaries = Adversaries(self.account)
         self.labels: dict[tuple[str, str], str] = {}
         self.sealed: list[Sealed] = []
-        self._scripted: list[tuple[float, str, int, str, str]] = []  # sends: (at, user, generation, app, sender)
+        self._scripted: list[tuple[float, str, str, str]] = []  # sends: (at, user, app, sender)
         self.senders: list[str] = []  # of each message in self.sealed
         self.behaviours = Behaviours(self)
         self.people = {
@@ -153,8 +153,8 @@ class Simulation:
 
     # ------------------------------------------------------------ messages
     def send(self, user: str, app: str, sender: str) -> None:
-        """A scripted message for ``user`` now: it belongs to ``user``'s latest generation."""
-        self._scripted.append((self.env.now, user, self.account.users[user].latest.number, app, sender))
+        """A scripted message for ``user`` now (its generation is placed with the drawn traffic's)."""
+        self._scripted.append((self.env.now, user, app, sender))
 
     def _seal_sent(self) -> None:
         """Number every copy sent, scripted or drawn (:mod:`sim.traffic`), in time order
@@ -162,7 +162,10 @@ class Simulation:
         reads message ciphertext, so the seals are made back to back here: the same seals
         to the same keys, cheaper than one between every two events."""
         drawn = traffic.drawn(self.people.values(), self.account.users, self.scenario.horizon)
-        at, user, gen, app, sender = ([row[k] for row in self._scripted] + drawn[k] for k in range(5))
+        users = self.account.users
+        scripted = [(t, u, int(traffic.generation_at(users[u], np.array([t]))[0]), a, s)
+                    for t, u, a, s in self._scripted]
+        at, user, gen, app, sender = ([row[k] for row in scripted] + drawn[k] for k in range(5))
         order = np.argsort(at, kind="stable")  # ties keep this order: scripted sends first
         for n, i in enumerate(order.tolist(), 1):
             mid = f"m{n}"
@@ -202,7 +205,6 @@ class Simulation:
                 case "approve":
                     return b.approve(person, str(e.by))
                 case "server_add_device":
-                    self.labels[(user, str(e.name))] = "server"
                     return b.server_device(person, str(e.name))
                 case "mitm":
                     return self.adversaries.arm_mitm(user, str(e.device), now)
@@ -221,7 +223,7 @@ class Simulation:
                 case "online" | "offline":
                     return person.devices[str(e.device)].schedule.set(now, e.action == "online")
                 case "create_backup_key":
-                    return b.create_backup(person, str(e.by), e.name or f"backup-{len(person.papers) + 1}")
+                    return b.create_backup(person, str(e.by), e.name or b.fresh_name(person, "backup"))
                 case "paper_lost":
                     return b.paper_lost(person, str(e.device))
                 case "recover_backup":

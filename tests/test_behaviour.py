@@ -1,0 +1,113 @@
+"""What the SimPy behaviour does when it decides for the user: prompts, names, scripted
+sends at a tie, distributions, and refusals instead of crashes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import yaml
+from scipy import stats
+
+from sim.analysis import Result
+from sim.scenario import Normal, validate
+from sim.simulation import Simulation
+
+
+def run(text: str, seed: int | None = None) -> Result:
+    data: dict[str, Any] = {"horizon": "60d", "argon2": {"memory_kib": 8, "passes": 1}} | yaml.safe_load(text)
+    return Simulation(validate(data), seed).run()
+
+
+def events(r: Result, kind: str) -> list[tuple[float, str, str]]:
+    e = r.events[r.events["event"] == kind]
+    return list(zip(e["time"], e["device"].fillna(""), e["detail"].fillna(""), strict=True))
+
+
+def test_a_prompt_answered_after_another_approval_approves_nothing_again() -> None:
+    """phone approves laptop and tab at once on day 15; tab's prompt, answered on day 16,
+    then lapses: a second BatchApprove would hand the server's device added in between
+    every generation."""
+    r = run("""
+behaviour: {approval: {probability: 1.0, delay: 5d}}
+users:
+  - name: alice
+    devices: [{name: phone}, {name: laptop, joins_at: 10d}, {name: tab, joins_at: 11d}]
+timeline:
+  - {at: 15.5d, action: server_add_device, user: alice, name: evil}
+""")
+    approvals = events(r, "batch_approve")
+    assert approvals == [(15.0, "phone", "laptop,tab")], approvals
+    assert r.devices.set_index("device").loc["evil", "generations"] == "4"  # only its own
+
+
+def test_a_device_lost_before_its_approval_is_not_approved() -> None:
+    r = run("""
+behaviour: {approval: {probability: 1.0, delay: 9d}}
+traffic: {voicemail: {every: 2d}}
+users:
+  - name: alice
+    devices: [{name: phone}, {name: tab, joins_at: 10d, fate: {stolen: 1d}}]
+""")
+    assert events(r, "batch_approve") == []
+    thief = r.messages[r.messages["exposed_to"] == "thief:alice/tab"]
+    assert len(thief) and (thief["sent_at"] >= 10).all()  # what it read, it read as itself
+
+
+def test_automatic_names_never_clash_with_devices_on_the_chain() -> None:
+    """A scripted backup key without a name after a paper was lost, and a scripted server
+    device named like the server's next automatic one: each gets a fresh name."""
+    r = run("""
+adversary: {server_devices: {fixed: 20d}}
+users:
+  - name: alice
+    devices: [{name: phone}]
+timeline:
+  - {at: 1d, action: create_backup_key, user: alice, by: phone}
+  - {at: 5d, action: paper_lost, user: alice, device: backup-1}
+  - {at: 10d, action: create_backup_key, user: alice, by: phone}
+  - {at: 15d, action: server_add_device, user: alice, name: server-1}
+""")
+    kinds = r.devices.set_index("device")["kind"].to_dict()
+    assert {k: kinds[k] for k in ("backup-1", "backup-2", "server-1", "server-2")} == {
+        "backup-1": "backup", "backup-2": "backup", "server-1": "physical", "server-2": "physical"}
+    assert events(r, "refused") == []
+
+
+def test_ea_actions_before_escrow_or_before_the_device_joins_are_refused() -> None:
+    r = run("""
+account: {escrow: {enabled_at: 20d, admins: [{name: admin, devices: [{name: a1}, {name: a2, joins_at: 40d}]}]}}
+users:
+  - name: alice
+    devices: [{name: phone}]
+timeline:
+  - {at: 10d, action: compromise_ea_device, device: a1}
+  - {at: 30d, action: compromise_ea_device, device: a2}
+""")
+    assert [(t, d) for t, _, d in events(r, "refused")] == [
+        (10.0, "compromise_ea_device: a1 is not an EA device (yet)"),
+        (30.0, "compromise_ea_device: a2 is not an EA device (yet)")]
+    assert r.summary["adversaries"] == []
+
+
+def test_a_scripted_send_at_the_instant_a_device_joins_goes_to_the_generation_it_adds() -> None:
+    r = run("""
+horizon: 20d
+users:
+  - name: alice
+    devices: [{name: phone, fate: {lost: 10d}, replacement: {after: 5d}}]
+timeline:
+  - {at: 15d, action: send, user: alice, app: voicemail}
+""")
+    gens = r.generations.set_index("generation")
+    assert gens.loc[2, "created_at"] == 15.0
+    assert r.messages[["sent_at", "generation", "readable_by"]].values.tolist() == [[15.0, 2, "phone#2"]]
+
+
+def test_normal_durations_are_truncated_at_zero_not_clipped() -> None:
+    d = Normal.model_validate({"normal": {"mean": "1d", "sd": "2d"}})
+    x = d.sample_many(np.random.default_rng(0), 20000)
+    assert (x > 0).all()
+    truncated = stats.truncnorm(-0.5, np.inf, loc=1, scale=2)
+    assert abs(x.mean() - truncated.mean()) < 0.05
+    assert stats.kstest(x, truncated.cdf).pvalue > 1e-3
