@@ -8,9 +8,10 @@ random streams, so adding a user does not change the others' histories.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from .scenario import (
     DeviceSpec,
     Dist,
     Event,
+    Fixed,
     Sessions,
     Traffic,
 )
@@ -33,6 +35,12 @@ if TYPE_CHECKING:
     from .simulation import Simulation
 
 Proc = Generator[simpy.Event, Any, Any]
+
+
+def name_key(name: str) -> int:
+    """A stable number for a user's or a device's name: streams follow names, not positions
+    in the file, so inserting a user or a device shifts no one else's draws."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big")
 
 
 def draw(rng: np.random.Generator, dist: Dist) -> float:
@@ -56,10 +64,11 @@ class Person:
     """One user's behaviour: their devices' runtime state, random streams, backup papers.
 
     ``stream(name, *extra)`` makes the person's random stream ``name`` (see
-    :data:`sim.simulation.STREAMS`); the behaviour and adversary streams are made on first use."""
+    :data:`sim.simulation.STREAMS`). Each purpose of a draw (a device's fates, approvals,
+    revocations, backup keys…) has its own stream, made on first use, so that varying one
+    policy in a sweep leaves every other draw of the history where it was."""
 
     name: str
-    index: int
     behaviour: Behaviour
     traffic: Traffic
     stream: Callable[..., np.random.Generator]
@@ -69,15 +78,21 @@ class Person:
     duties: set[str] = field(default_factory=set)  # pending duties with a process waiting
     recovering: bool = False
     escrow_accepted: bool = False
+    _rngs: dict[tuple[Any, ...], np.random.Generator] = field(default_factory=dict)
 
-    @cached_property
-    def rng(self) -> np.random.Generator:
-        """Behaviour: joins, fates, approvals, revocations, backup keys."""
-        return self.stream("behaviour")
+    def rng(self, purpose: str, *extra: int) -> np.random.Generator:
+        key = (purpose, *extra)
+        if key not in self._rngs:
+            self._rngs[key] = self.stream(purpose, *extra)
+        return self._rngs[key]
 
-    @cached_property
-    def adversary_rng(self) -> np.random.Generator:
-        return self.stream("adversary")
+    def draw(self, dist: Dist, purpose: str, *extra: int) -> float:
+        """One draw, in days, from the stream of ``purpose`` (a fixed duration draws nothing)."""
+        return dist.fixed if isinstance(dist, Fixed) else dist.sample(self.rng(purpose, *extra))
+
+    def chance(self, p: float, purpose: str, *extra: int) -> bool:
+        """True with probability ``p`` (always one draw, so policies stay coupled)."""
+        return bool(self.rng(purpose, *extra).random() < p)
 
 
 class Behaviours:
@@ -156,7 +171,7 @@ class Behaviours:
         yield self.env.timeout(max(0.0, start - self.env.now))
         pattern = spec.sessions()
         if isinstance(pattern, Sessions):
-            rng = self.sim.stream("sessions", person.index, len(person.devices))
+            rng = person.stream("sessions", name_key(spec.name), generation)
             schedule = OnlineSchedule(self.env.now, "sessions",
                                       lambda n: pattern.every.sample_many(rng, n),
                                       lambda n: pattern.length.sample_many(rng, n))
@@ -167,7 +182,7 @@ class Behaviours:
         u.add_device(name, self.env.now)
         self.sim.labels[(person.name, name)] = spec.kind
         p_mitm = self.sim.scenario.adversary.mitm_probability
-        if len(u.devices) > 1 and p_mitm and person.adversary_rng.random() < p_mitm:
+        if len(u.devices) > 1 and p_mitm and person.chance(p_mitm, "mitm"):
             self.sim.adversaries.arm_mitm(person.name, name, self.env.now)
         if len(u.devices) > 1 and person.behaviour.approval is not None:
             self.env.process(self.prompt(person, name))
@@ -214,16 +229,17 @@ class Behaviours:
     def fate(self, person: Person, state: DeviceState) -> Proc:
         fate = state.spec.fate
         assert fate is not None
-        yield self.env.timeout(draw(person.rng, fate.after))
+        lineage = name_key(state.spec.name)  # the device and its replacements
+        yield self.env.timeout(person.draw(fate.after, "fates", lineage))
         u = self.account.user(person.name)
         if u.devices[state.name].gone_at is not None:
             return
         self.go(person, state.name, fate.kind)
         rep = state.spec.replacement
-        if rep is not None and person.rng.random() < rep.probability:
+        if rep is not None and person.chance(rep.probability, "fates", lineage):
             root = state.name.split("#")[0]
             n = state.generation + 1
-            start = self.env.now + draw(person.rng, rep.after)
+            start = self.env.now + person.draw(rep.after, "fates", lineage)
             self.env.process(self.device_life(person, state.spec, f"{root}#{n}", start, n))
 
     def go(self, person: Person, name: str, cause: str) -> None:
@@ -233,15 +249,15 @@ class Behaviours:
             self.sim.adversaries.thief(person.name, name, self.env.now)
         u.gone(name, self.env.now, cause)
         rev = person.behaviour.revocation
-        if rev is not None and cause != "wiped" and person.rng.random() < rev.probability:
-            self.env.process(self.revoke_later(person, name, rev.delay, rev.signed))
+        if rev is not None and cause != "wiped" and person.chance(rev.probability, "revocation"):
+            self.env.process(self.revoke_later(person, name, person.draw(rev.delay, "revocation"), rev.signed))
         self.check_stranded(person)
         self.notify(person)
 
-    def revoke_later(self, person: Person, name: str, delay: Any, signed: bool) -> Proc:
-        """Revoke ``name`` after ``delay``: signed from the first usable device online,
+    def revoke_later(self, person: Person, name: str, delay: float, signed: bool) -> Proc:
+        """Revoke ``name`` after ``delay`` days: signed from the first usable device online,
         or from the web when unsigned or when no usable device is left."""
-        yield self.env.timeout(draw(person.rng, delay))
+        yield self.env.timeout(delay)
         u = self.account.user(person.name)
         by = (yield from self.wait_online(person, lambda: self.usable_devices(person))) if signed else None
         if u.devices[name].revoked:
@@ -271,14 +287,14 @@ class Behaviours:
         """Older devices show a prompt to approve ``new``; the user acts on it (or never)."""
         policy = person.behaviour.approval
         assert policy is not None
-        if person.rng.random() >= policy.probability:
+        if not person.chance(policy.probability, "approval"):
             self.account.log.add(self.env.now, person.name, "prompt_ignored", new)
             return
         while True:
             approver = yield from self.wait_online(person, lambda: self._approvers(person, new))
             if approver is None:
                 return
-            yield self.env.timeout(draw(person.rng, policy.delay))
+            yield self.env.timeout(person.draw(policy.delay, "approval"))
             if approver in self._approvers(person, new):  # not approved meanwhile, still at hand
                 self.approve(person, approver)
 
@@ -290,7 +306,7 @@ class Behaviours:
         for (user, device), fork in sorted(self.sim.adversaries.forks.items()):
             if user == person.name and u.devices[device].seq > seq and not u.devices[device].revoked:
                 policy = person.behaviour.approval
-                checked = policy is not None and person.rng.random() < policy.fingerprint_check
+                checked = policy is not None and person.chance(policy.fingerprint_check, "fingerprint")
                 if self.sim.adversaries.approve_on_fork(fork, approver, self.env.now, checked):
                     self.notify(person)
                     return  # the approval went to the attacker; the real device gets nothing
@@ -302,14 +318,14 @@ class Behaviours:
         self.sim.adversaries.server_device(person.name, name, self.env.now)
         self.sim.labels[(person.name, name)] = "server"
         notice = person.behaviour.notice
-        if notice is not None and person.rng.random() < notice.probability:
-            self.env.process(self.revoke_later(person, name, notice.delay, notice.signed))
+        if notice is not None and person.chance(notice.probability, "notice"):
+            self.env.process(self.revoke_later(person, name, person.draw(notice.delay, "notice"), notice.signed))
 
     # ------------------------------------------------------------ backup keys and recovery
     def backup_keys(self, person: Person) -> Proc:
         spec = person.behaviour.backup_keys
         assert spec is not None
-        yield self.env.timeout(draw(person.rng, spec.at))
+        yield self.env.timeout(person.draw(spec.at, "backup"))
         for _ in range(spec.count):
             if (chosen := spec.by) is not None:
                 by = yield from self.wait_online(
@@ -318,8 +334,7 @@ class Behaviours:
                 by = yield from self.wait_online(person, lambda: self.usable_devices(person))
             if by is None:
                 return  # the chosen device is gone before it made the key
-            p = spec.paper_lost_probability
-            lost = spec.paper_lost if p >= 1.0 or person.rng.random() < p else None
+            lost = spec.paper_lost if person.chance(spec.paper_lost_probability, "backup") else None
             self.create_backup(person, by, self.fresh_name(person, "backup"), lost)
 
     def create_backup(self, person: Person, by: str, name: str, paper_lost: Any = None) -> None:
@@ -330,10 +345,10 @@ class Behaviours:
             return
         person.papers[name] = text
         if paper_lost is not None:
-            self.env.process(self.lose_paper(person, name, draw(person.rng, paper_lost)))
+            self.env.process(self.lose_paper(person, name, person.draw(paper_lost, "backup")))
         leak = self.sim.scenario.adversary.backup_leak
-        if leak is not None and person.adversary_rng.random() < leak.probability:
-            self.env.process(self.leak(person, name, draw(person.adversary_rng, leak.after)))
+        if leak is not None and person.chance(leak.probability, "leak"):
+            self.env.process(self.leak(person, name, person.draw(leak.after, "leak")))
         self.notify(person)
 
     def leak(self, person: Person, name: str, after: float) -> Proc:
@@ -344,7 +359,7 @@ class Behaviours:
     def server_devices(self, person: Person, every: Dist) -> Proc:
         """The server adds a device of its own to this user, again and again."""
         while True:
-            yield self.env.timeout(draw(person.adversary_rng, every))
+            yield self.env.timeout(person.draw(every, "server"))
             if self.protocol_user(person) is not None:
                 self.server_device(person, self.fresh_name(person, "server"))
 
@@ -388,7 +403,7 @@ class Behaviours:
             u = self.account.user(person.name)
             usable_papers = [n for n in person.papers if not u.devices[n].revoked]
             if bk is not None and bk.use_when_stranded and usable_papers:
-                yield self.env.timeout(draw(person.rng, bk.delay))
+                yield self.env.timeout(person.draw(bk.delay, "recovery"))
                 target = self._newest_usable(person)
                 name = usable_papers[0]
                 if target is not None and name in person.papers:
@@ -396,7 +411,7 @@ class Behaviours:
                     self.attempt(person.name, "backup recovery", partial(
                         self.account.recover_with_backup, person.name, text, target, now))
             elif esc is not None and esc.recover_when_stranded and self.account.escrow_device(person.name):
-                yield self.env.timeout(draw(person.rng, esc.recover_delay))
+                yield self.env.timeout(person.draw(esc.recover_delay, "recovery"))
                 target = self._newest_usable(person)
                 ea = self._ea_device_for(person)
                 if target is not None and ea is not None:
@@ -423,9 +438,9 @@ class Behaviours:
     def escrow_accept(self, person: Person, enabled_at: float) -> Proc:
         spec = person.behaviour.escrow
         assert spec is not None
-        if person.rng.random() >= spec.accept_probability:
+        if not person.chance(spec.accept_probability, "escrow"):
             return
-        yield self.env.timeout(max(0.0, enabled_at - self.env.now) + draw(person.rng, spec.accept_delay))
+        yield self.env.timeout(max(0.0, enabled_at - self.env.now) + person.draw(spec.accept_delay, "escrow"))
         person.escrow_accepted = True
         self.notify(person)
 

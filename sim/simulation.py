@@ -13,17 +13,20 @@ import simpy
 
 from . import traffic
 from .adversary import Adversaries
-from .behaviour import Behaviours, Person, draw
+from .behaviour import Behaviours, Person, draw, name_key
 from .crypto import Crypto
 from .protocol import EA_USER, Account, ProtocolError, Sealed
 from .scenario import Event, Scenario, load
 
-# Named child streams: a new kind of draw gets a new index and shifts no other stream.
-STREAMS = {"keys": 0, "behaviour": 1, "traffic": 2, "escrow": 3, "sessions": 4, "adversary": 5}
+# Named child streams, one per purpose of a draw: a new kind of draw gets a new index and
+# shifts no other stream, and varying one policy leaves the draws of every other alone.
+STREAMS = {"keys": 0, "escrow_admins": 1, "traffic": 2, "sessions": 3, "fates": 4, "approval": 5,
+           "fingerprint": 6, "revocation": 7, "notice": 8, "backup": 9, "recovery": 10, "escrow": 11,
+           "mitm": 12, "leak": 13, "server": 14}
 
 
 def stream(seed: int, rep: int, name: str, *extra: int) -> np.random.Generator:
-    """The random stream ``name`` of replication ``rep`` (per user when ``extra`` is given)."""
+    """The random stream ``name`` of replication ``rep`` (per user, device… when ``extra`` is given)."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(rep, STREAMS[name], *extra)))
 
 
@@ -55,24 +58,21 @@ class Simulation:
         self.senders: list[str] = []  # of each message in self.sealed
         self.behaviours = Behaviours(self)
         self.people = {
-            u.name: Person(u.name, i, scenario.behaviour_of(u), scenario.traffic_of(u),
-                           partial(self.person_stream, i))
-            for i, u in enumerate(scenario.users)
+            u.name: Person(u.name, scenario.behaviour_of(u), scenario.traffic_of(u),
+                           partial(self.stream, extra=(name_key(u.name),)))
+            for u in scenario.users
         }
         self._start()
 
-    def stream(self, name: str, *extra: int) -> np.random.Generator:
-        return stream(self.seed, self.rep, name, *extra)
-
-    def person_stream(self, index: int, name: str, *extra: int) -> np.random.Generator:
-        return stream(self.seed, self.rep, name, index, *extra)
+    def stream(self, name: str, *more: int, extra: tuple[int, ...] = ()) -> np.random.Generator:
+        return stream(self.seed, self.rep, name, *extra, *more)
 
     def _start(self) -> None:
         b, s = self.behaviours, self.scenario
         for u in s.users:
             person = self.people[u.name]
             for spec in u.devices:
-                start = draw(person.rng, spec.joins_at)
+                start = person.draw(spec.joins_at, "fates", name_key(spec.name))
                 self.env.process(b.device_life(person, spec, spec.name, start))
         if s.account.escrow is not None:
             self.env.process(self._escrow())
@@ -91,7 +91,7 @@ class Simulation:
     def _escrow(self) -> Any:
         spec = self.scenario.account.escrow
         assert spec is not None
-        rng = self.stream("escrow")
+        rng = self.stream("escrow_admins")
         devices = [d for admin in spec.admins for d in admin.devices]
         joins = [max(spec.enabled_at, draw(rng, d.joins_at)) for d in devices]
         yield self.env.timeout(spec.enabled_at)

@@ -9,6 +9,7 @@ import numpy as np
 import yaml
 from scipy import stats
 
+from helpers import SCENARIOS
 from sim.analysis import Result
 from sim.scenario import Normal, validate
 from sim.simulation import Simulation
@@ -111,3 +112,55 @@ def test_normal_durations_are_truncated_at_zero_not_clipped() -> None:
     truncated = stats.truncnorm(-0.5, np.inf, loc=1, scale=2)
     assert abs(x.mean() - truncated.mean()) < 0.05
     assert stats.kstest(x, truncated.cdf).pvalue > 1e-3
+
+
+# ---------------------------------------------------------------- common random numbers
+
+
+def device_history(r: Result, user: str) -> list[tuple[float, str, str]]:
+    """When each of ``user``'s own devices joined and left their hands."""
+    e = r.events[(r.events["user"] == user) & r.events["event"].isin(
+        ["device_add", "lost", "stolen", "wiped", "decommissioned"])]
+    own = ~e["device"].str.startswith(("backup", "server", "escrow"))
+    return list(zip(e["time"][own], e["event"][own], e["device"][own], strict=True))
+
+
+def test_policies_compare_on_the_same_device_histories() -> None:
+    """A sweep's grid points share each replication's history: varying the backup-key
+    policy, or letting the server add devices that the user revokes, moves no device's
+    joining, loss or replacement."""
+    base = yaml.safe_load((SCENARIOS / "risk_policy.yaml").read_text())
+    base["users"][0]["devices"][0]["fate"] = {"lost": {"exp": "120d"}}  # several losses in 2 years
+    for rep in range(3):
+        histories = []
+        for change in ({"count": 0}, {"count": 1}, {"count": 2},
+                       {"adversary": {"server_devices": {"exp": "60d"}}}):
+            data = base | {"sweep": None}
+            if "count" in change:
+                data = data | {"behaviour": base["behaviour"] | {
+                    "backup_keys": base["behaviour"]["backup_keys"] | change}}
+            else:
+                data = data | change | {"behaviour": base["behaviour"] | {"notice": {"delay": "3d"}}}
+            histories.append(device_history(Simulation(validate(data), rep=rep).run(), "alice"))
+        assert len(histories[0]) > 2
+        assert all(h == histories[0] for h in histories), rep
+
+
+def test_inserting_a_user_changes_no_other_users_history() -> None:
+    alice = {"name": "alice", "devices": [
+        {"name": "phone", "online": "daily", "fate": {"lost": {"exp": "60d"}}, "replacement": {"after": {"exp": "3d"}}},
+        {"name": "laptop", "joins_at": {"exp": "20d"}, "online": "weekly"}]}
+    bob = {"name": "bob", "devices": [{"name": "tab", "online": "daily", "fate": {"lost": {"exp": "30d"}}}]}
+    base = {"horizon": "200d", "seed": 3, "argon2": {"memory_kib": 8, "passes": 1},
+            "behaviour": {"approval": {"delay": {"exp": "2d"}}, "revocation": {"delay": {"exp": "1d"}}},
+            "traffic": {"voicemail": {"every": {"exp": "7d"}}}}
+
+    def alice_of(users: list[dict[str, Any]]) -> tuple[Any, ...]:
+        r = Simulation(validate(base | {"users": users})).run()
+        e, m = r.events[r.events["user"] == "alice"], r.messages[r.messages["user"] == "alice"]
+        return (e[["time", "event", "device", "detail"]].values.tolist(),
+                m[["sent_at", "generation", "status"]].values.tolist())
+
+    alone = alice_of([alice])
+    assert alice_of([alice, bob]) == alone
+    assert alice_of([bob, alice]) == alone
