@@ -235,19 +235,22 @@ class Behaviours:
         if u.devices[state.name].gone_at is not None:
             return
         self.go(person, state.name, fate.kind)
-        rep = state.spec.replacement
-        if rep is not None and person.chance(rep.probability, "fates", lineage):
-            root = state.name.split("#")[0]
-            n = state.generation + 1
-            start = self.env.now + person.draw(rep.after, "fates", lineage)
-            self.env.process(self.device_life(person, state.spec, f"{root}#{n}", start, n))
 
     def go(self, person: Person, name: str, cause: str) -> None:
-        """A device leaves legitimate hands (or loses its keys)."""
+        """A device leaves legitimate hands (or loses its keys), by its fate or scripted; the
+        first time, its ``replacement`` joins later."""
         u = self.account.user(person.name)
         if cause == "stolen":
             self.sim.adversaries.thief(person.name, name, self.env.now)
+        first = u.devices[name].gone_at is None
         u.gone(name, self.env.now, cause)
+        state = person.devices.get(name)
+        if first and state is not None and (rep := state.spec.replacement) is not None:
+            lineage = name_key(state.spec.name)
+            if person.chance(rep.probability, "fates", lineage):
+                n = state.generation + 1
+                start = self.env.now + person.draw(rep.after, "fates", lineage)
+                self.env.process(self.device_life(person, state.spec, f"{state.spec.name}#{n}", start, n))
         rev = person.behaviour.revocation
         if rev is not None and cause != "wiped" and person.chance(rev.probability, "revocation"):
             self.env.process(self.revoke_later(person, name, person.draw(rev.delay, "revocation"), rev.signed))
@@ -326,14 +329,19 @@ class Behaviours:
         spec = person.behaviour.backup_keys
         assert spec is not None
         yield self.env.timeout(person.draw(spec.at, "backup"))
+        chosen = spec.by
+
+        def makers() -> list[str]:
+            return [d for d in self.usable_devices(person) if chosen is None or d == chosen]
+
+        while (chosen not in person.devices) if chosen else not person.devices:
+            yield self.wait_change(person)  # the device that makes them has not joined yet
         for _ in range(spec.count):
-            if (chosen := spec.by) is not None:
-                by = yield from self.wait_online(
-                    person, lambda: [chosen] if self.usable(person, chosen) else [])
-            else:
-                by = yield from self.wait_online(person, lambda: self.usable_devices(person))
+            by = yield from self.wait_online(person, makers)
             if by is None:
-                return  # the chosen device is gone before it made the key
+                self.account.log.add(self.env.now, person.name, "refused", chosen, detail=(
+                    f"create backup key: {chosen or 'no device'} is no longer in the user's hands"))
+                return
             lost = spec.paper_lost if person.chance(spec.paper_lost_probability, "backup") else None
             self.create_backup(person, by, self.fresh_name(person, "backup"), lost)
 
@@ -396,21 +404,24 @@ class Behaviours:
         self.env.process(self.recover(person))
 
     def recover(self, person: Person) -> Proc:
-        """Use a backup key, else ask the escrow admins, on the newest usable device."""
+        """Type a backup key that holds a missing generation, else ask the escrow admins if
+        the escrow device holds one, on the newest usable device. If what is missing changed
+        meanwhile (a partial recovery, another loss), look again."""
+        missing = self.recovery_gain(person)
         try:
-            bk = person.behaviour.backup_keys
-            esc = person.behaviour.escrow
+            bk, esc = person.behaviour.backup_keys, person.behaviour.escrow
             u = self.account.user(person.name)
-            usable_papers = [n for n in person.papers if not u.devices[n].revoked]
-            if bk is not None and bk.use_when_stranded and usable_papers:
+            papers = [n for n in person.papers if not u.devices[n].revoked and u.boxed(n) & missing]
+            escrow = self.account.escrow_device(person.name)
+            if bk is not None and bk.use_when_stranded and papers:
                 yield self.env.timeout(person.draw(bk.delay, "recovery"))
                 target = self._newest_usable(person)
-                name = usable_papers[0]
-                if target is not None and name in person.papers:
-                    text, now = person.papers[name], self.env.now
+                if target is not None and papers[0] in person.papers:
+                    text, now = person.papers[papers[0]], self.env.now
                     self.attempt(person.name, "backup recovery", partial(
                         self.account.recover_with_backup, person.name, text, target, now))
-            elif esc is not None and esc.recover_when_stranded and self.account.escrow_device(person.name):
+            elif (esc is not None and esc.recover_when_stranded and escrow is not None
+                  and u.boxed(escrow.name) & missing):
                 yield self.env.timeout(person.draw(esc.recover_delay, "recovery"))
                 target = self._newest_usable(person)
                 ea = self._ea_device_for(person)
@@ -420,6 +431,8 @@ class Behaviours:
         finally:
             person.recovering = False
         self.notify(person)
+        if self.recovery_gain(person) != missing:
+            self.check_stranded(person)
 
     def _newest_usable(self, person: Person) -> str | None:
         usable = self.usable_devices(person)

@@ -94,6 +94,7 @@ class Simulation:
         rng = self.stream("escrow_admins")
         devices = [d for admin in spec.admins for d in admin.devices]
         joins = [max(spec.enabled_at, draw(rng, d.joins_at)) for d in devices]
+        joins[0] = spec.enabled_at  # the first EA device enables escrow: it joins then
         yield self.env.timeout(spec.enabled_at)
         first = devices[0]
         self.account.enable_escrow(first.name, self.env.now)  # the EA backup string stays on paper

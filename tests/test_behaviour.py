@@ -164,3 +164,67 @@ def test_inserting_a_user_changes_no_other_users_history() -> None:
     alone = alice_of([alice])
     assert alice_of([alice, bob]) == alone
     assert alice_of([bob, alice]) == alone
+
+
+def test_a_scripted_loss_brings_the_replacement_too() -> None:
+    r = run("""
+users:
+  - name: alice
+    devices: [{name: phone, replacement: {after: 2d}}]
+timeline:
+  - {at: 10d, action: lose, user: alice, device: phone}
+""")
+    assert device_history(r, "alice") == [(0.0, "device_add", "phone"), (10.0, "lost", "phone"),
+                                          (12.0, "device_add", "phone#2")]
+
+
+def test_backup_keys_wait_for_the_device_that_makes_them() -> None:
+    r = run("""
+behaviour: {backup_keys: {count: 1, at: 10d, by: laptop}}
+users:
+  - name: alice
+    devices: [{name: phone}, {name: laptop, joins_at: 20d}]
+""")
+    made = events(r, "device_add_and_approve")
+    assert made == [(20.0, "backup-1", "backup by laptop")]
+
+
+def test_backup_keys_whose_maker_is_gone_are_refused_on_the_record() -> None:
+    r = run("""
+behaviour: {backup_keys: {count: 1, at: 10d, by: phone}}
+users:
+  - name: alice
+    devices: [{name: phone, fate: {lost: 5d}}, {name: laptop}]
+""")
+    assert events(r, "refused") == [(10.0, "phone", "create backup key: phone is no longer in the user's hands")]
+
+
+def test_stranded_recovery_asks_escrow_for_what_the_backup_key_lacks() -> None:
+    """The backup key was made by the laptop, which never held generation 1; the escrow
+    device holds it: the stranded user asks the escrow admins."""
+    r = run("""
+horizon: 100d
+account: {escrow: {enabled_at: 1d, admins: [{name: admin, devices: [{name: a1}]}]}}
+behaviour:
+  escrow: {recover_when_stranded: true}
+  backup_keys: {at: 10d, by: laptop, use_when_stranded: true}
+traffic: {voicemail: {every: 1d}}
+users:
+  - name: alice
+    devices: [{name: phone, fate: {lost: 20d}}, {name: laptop, joins_at: 5d}]
+""")
+    assert events(r, "escrow_recover") == [(20.0, "laptop", "EA a1")]
+    assert (r.messages["status"] == "readable").all()
+
+
+def test_the_first_ea_device_joins_when_escrow_is_enabled_and_its_fate_counts_from_then() -> None:
+    r = run("""
+horizon: 100d
+account: {escrow: {enabled_at: 50d, admins: [{name: admin, devices: [
+  {name: a1, joins_at: 100d, fate: {lost: 10d}}, {name: a2}]}]}}
+users:
+  - name: alice
+    devices: [{name: phone}]
+""")
+    ea = r.devices[r.devices["user"] == "escrow-admins"].set_index("device")
+    assert (ea.loc["a1", "added_at"], ea.loc["a1", "lost_at"]) == (50.0, 60.0)
