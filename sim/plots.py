@@ -7,6 +7,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import networkx as nx
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -137,23 +138,57 @@ def sweep_groups(df: pd.DataFrame, by: str | list[str] | None = None) -> list[tu
                                                                     sort=False, dropna=False)]
 
 
-def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (scipy's ``binomtest``)."""
-    from scipy.stats import binomtest
+def wilson(k: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion ``k / n`` (the same as scipy's
+    ``binomtest(...).proportion_ci(method="wilson")``; ``n`` may be an effective size)."""
+    from scipy.stats import norm
 
-    if n == 0:
+    if n <= 0:
         return float("nan"), float("nan")
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
-    return float(ci.low), float(ci.high)
+    p, z = k / n, float(norm.ppf(0.5 + confidence / 2))
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def effective_n(hit: np.ndarray, rep: np.ndarray) -> float:
+    """The number of independent runs a share of ``hit`` (0/1 per run) is worth.
+
+    Runs of one replication at different grid points share a random history (common random
+    numbers), so when a group pools several grid points its runs are not independent: the
+    share's variance is estimated across replications (the clusters) and ``n`` shrinks by
+    the design effect (never above ``n``; with a share of 0 or 1, the number of replications)."""
+    n = len(hit)
+    reps, idx = np.unique(rep, return_inverse=True)
+    if len(reps) == n:
+        return float(n)
+    p = hit.mean()
+    if p in (0.0, 1.0) or len(reps) < 2:
+        return float(len(reps))
+    resid = np.bincount(idx, weights=hit - p, minlength=len(reps))  # per replication: Σ (y - p)
+    var = len(reps) / (len(reps) - 1) * float((resid ** 2).sum()) / n ** 2
+    return float(n) if var <= 0 else min(float(n), p * (1 - p) / var)
+
+
+def _one_horizon(g: pd.DataFrame) -> float:
+    horizons = sorted(g["horizon_days"].unique()) if "horizon_days" in g else []
+    if len(horizons) > 1:
+        raise ValueError(f"a group pools runs of different horizons ({', '.join(f'{h:g}' for h in horizons)} "
+                         "days): group by horizon_days too")
+    return float(horizons[0]) if len(horizons) else float("nan")
 
 
 def loss_risk(df: pd.DataFrame, by: str | list[str] | None = None,
               confidence: float = 0.95) -> pd.DataFrame:
-    """P(any permanent loss) per group: ``label, n, losses, p, low, high`` (Wilson interval)."""
+    """P(any permanent loss) per group: ``label, n, losses, p, low, high`` (Wilson interval,
+    on the effective number of runs when the group pools grid points: :func:`effective_n`)."""
     rows = []
     for label, g in sweep_groups(df, by):
-        n, k = len(g), int(g["any_loss"].astype(bool).sum())
-        low, high = wilson(k, n, confidence)
+        _one_horizon(g)
+        hit = g["any_loss"].astype(bool).to_numpy(dtype=float)
+        n, k = len(g), int(hit.sum())
+        m = effective_n(hit, g["rep"].to_numpy()) if "rep" in g and n else n
+        low, high = wilson(k / n * m if n else 0, m, confidence)
         rows.append({"label": label, "n": n, "losses": k, "p": k / n if n else float("nan"),
                      "low": low, "high": high})
     return pd.DataFrame(rows, columns=["label", "n", "losses", "p", "low", "high"])
@@ -162,18 +197,37 @@ def loss_risk(df: pd.DataFrame, by: str | list[str] | None = None,
 def risk_curve(rows: pd.DataFrame, horizon: float | None = None,
                confidence: float = 0.95) -> pd.DataFrame:
     """Empirical CDF of ``first_loss_at`` (censored at the horizon): at each step time
-    ``t``, the replications with a loss by ``t`` and the Wilson interval of that share."""
-    import numpy as np
-
+    ``t``, the replications with a loss by ``t`` and the Wilson interval of that share
+    (on the effective number of runs, as in :func:`loss_risk`)."""
     n = len(rows)
-    end = float(horizon if horizon is not None else rows["horizon_days"].max())
-    times = np.sort(rows["first_loss_at"].dropna().to_numpy(dtype=float))
+    own = _one_horizon(rows) if n else float("nan")
+    end = float(horizon if horizon is not None else own)
+    first = rows["first_loss_at"].to_numpy(dtype=float)
+    times = np.sort(first[~np.isnan(first)])
     times = times[times <= end]
     t = np.unique(np.concatenate([[0.0], times, [end]]))
     k = np.searchsorted(times, t, side="right")
-    ci = [wilson(int(x), n, confidence) for x in k]
+    reps = rows["rep"].to_numpy() if "rep" in rows else np.arange(n)
+    ci = []
+    for x, when in zip(k, t, strict=True):
+        m = effective_n((first <= when).astype(float), reps) if n else 0.0
+        ci.append(wilson(x / n * m if n else 0.0, m, confidence))
     return pd.DataFrame({"t": t, "losses": k, "n": n, "p": k / n if n else np.nan,
                          "low": [c[0] for c in ci], "high": [c[1] for c in ci]})
+
+
+def _mean_interval(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """(mean, low, high): the t interval of the mean of a share per run, clipped to [0, 1];
+    none (NaN) from fewer than two runs, zero width when every run gives the same value."""
+    from scipy import stats
+
+    mean = float(x.mean()) if len(x) else float("nan")
+    if len(x) < 2:
+        return mean, float("nan"), float("nan")
+    if x.std() == 0:
+        return mean, mean, mean
+    ci = stats.ttest_1samp(x, mean).confidence_interval(confidence_level=confidence)
+    return mean, max(0.0, float(ci.low)), min(1.0, float(ci.high))
 
 
 def _categorical_axis(ax: Axes, labels: list[str]) -> None:
@@ -207,9 +261,6 @@ def fraction_lost(df: pd.DataFrame, ax: Axes | None = None, by: str | list[str] 
                   confidence: float = 0.95) -> Axes:
     """Fraction of messages permanently lost per replication (dots) and its mean with a
     t confidence interval (black), per group."""
-    import numpy as np
-    from scipy import stats
-
     groups = sweep_groups(df, by)
     ax = _ax(ax, figsize=(max(5.0, 1.2 * len(groups) + 2), 4.5))
     jitter = np.random.default_rng(0)  # a local stream: the chart is the same every time
@@ -217,12 +268,7 @@ def fraction_lost(df: pd.DataFrame, ax: Axes | None = None, by: str | list[str] 
     for i, (_, g) in enumerate(groups):
         x = g["fraction_lost"].to_numpy(dtype=float)
         ax.scatter(i + jitter.uniform(-0.18, 0.18, len(x)), x, s=9, alpha=0.35)
-        mean = float(x.mean()) if len(x) else float("nan")
-        if len(x) > 1 and x.std() > 0:
-            ci = stats.ttest_1samp(x, mean).confidence_interval(confidence_level=confidence)
-            low, high = max(0.0, float(ci.low)), min(1.0, float(ci.high))
-        else:
-            low = high = mean
+        mean, low, high = _mean_interval(x, confidence)
         means.append(mean)
         lows.append(low)
         highs.append(high)
@@ -261,17 +307,11 @@ def tradeoff(df: pd.DataFrame, ax: Axes | None = None, by: str | list[str] | Non
     """Loss against exposure per group: P(any permanent loss) with Wilson intervals across,
     the mean fraction of messages an adversary decrypts with t intervals up. Backup keys
     and escrow move points left and up; fingerprint checks and fast signed revocations down."""
-    from scipy import stats
 
     risk = loss_risk(df, by, confidence)
     ax = _ax(ax, figsize=(7, 5))
     for (label, g), (_, r) in zip(sweep_groups(df, by), risk.iterrows(), strict=True):
-        x = g["fraction_exposed"].to_numpy(dtype=float)
-        mean = float(x.mean())
-        low = high = mean
-        if len(x) > 1 and x.std() > 0:
-            ci = stats.ttest_1samp(x, mean).confidence_interval(confidence_level=confidence)
-            low, high = max(0.0, float(ci.low)), min(1.0, float(ci.high))
+        mean, low, high = _mean_interval(g["fraction_exposed"].to_numpy(dtype=float), confidence)
         ax.errorbar([r["p"]], [mean], xerr=[[r["p"] - r["low"]], [r["high"] - r["p"]]],
                     yerr=[[mean - low], [high - mean]], fmt="o", capsize=4, label=label)
     ax.set_xlabel("P(any permanent loss within the horizon)")

@@ -154,3 +154,37 @@ def test_cli_plot_not_a_sweep(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "no such folder" in r.stderr
     r = CliRunner().invoke(main, ["plot", str(tmp_path), "--out", str(tmp_path / "x.png")])
     assert r.exit_code == 2 and "not a sweep folder" in r.stderr
+
+
+def test_wilson_is_scipys_wilson() -> None:
+    for n in (1, 2, 7, 40):
+        for k in range(n + 1):
+            assert plots.wilson(k, n) == pytest.approx(wilson(k, n), abs=1e-12)
+
+
+def test_pooled_grid_points_count_shared_histories_once() -> None:
+    """Replication r shares its random history across grid points: pooling three points
+    whose outcome is the same history's gives no more information than the 20 histories."""
+    reps = np.tile(np.arange(20), 3)
+    hit = (reps % 4 == 0).astype(float)  # the history decides: 5 of 20
+    assert plots.effective_n(hit, reps) == pytest.approx(19.0)  # n_eff = R - 1 here
+    assert plots.effective_n(hit, np.arange(60)) == 60.0  # independent runs
+    pooled = pd.DataFrame({"point": np.repeat([0, 1, 2], 20), "rep": reps, "any_loss": hit.astype(bool),
+                           "horizon_days": 100.0, "label": "x", "grid": "all"})
+    risk = plots.loss_risk(pooled, by="grid").iloc[0]
+    assert (risk["n"], risk["losses"], risk["p"]) == (60, 15, 0.25)
+    assert (risk["low"], risk["high"]) == pytest.approx(plots.wilson(0.25 * 19, 19))
+    assert risk["high"] - risk["low"] > np.subtract(*wilson(15, 60)[::-1])  # wider than 60 independent runs
+
+
+def test_a_group_of_runs_with_different_horizons_is_refused(df: pd.DataFrame) -> None:
+    df.loc[df["point"] == 2, "horizon_days"] = 50.0
+    with pytest.raises(ValueError, match="different horizons"):
+        plots.loss_risk(df, by="behaviour.backup_keys.count")
+    plots.loss_risk(df)  # each grid point has one horizon
+
+
+def test_one_run_draws_no_interval(df: pd.DataFrame) -> None:
+    ax = plots.fraction_lost(df[df["rep"] == 0])
+    assert [seg.size for seg in ax.containers[0].lines[2][0].get_segments()] == [0, 0, 0]
+    assert [seg.size for seg in plots.fraction_lost(df).containers[0].lines[2][0].get_segments()] == [4, 4, 4]
