@@ -39,6 +39,8 @@ TABLES = tuple(COLUMNS)
 TEXT = {"message_id", "user", "sender", "app", "readable_by", "status", "lost_cause", "recoverable_via",
         "exposed_to", "device", "kind", "label", "approved_by", "generations", "event", "detail",
         "holder", "boxed_by", "cause", "created_by"}
+# Integer columns that may be empty: pandas' nullable Int64, so that CSV shows 3, not 3.0.
+NULLABLE_INT = {"events": ["generation"]}
 Rows = list[dict[str, Any]] | list[tuple[Any, ...]]  # dicts, or tuples in COLUMNS order
 
 
@@ -55,7 +57,10 @@ class Result:
     def table(self, name: str) -> pd.DataFrame:
         t = self._tables[name]
         if not isinstance(t, pd.DataFrame):
-            t = self._tables[name] = pd.DataFrame(t, columns=COLUMNS[name])
+            t = pd.DataFrame(t, columns=COLUMNS[name])
+            for c in NULLABLE_INT.get(name, ()):
+                t[c] = t[c].astype("Int64")
+            self._tables[name] = t
         return t
 
     messages = property(lambda self: self.table("messages"))
@@ -83,7 +88,8 @@ class Result:
         run_dir = Path(run_dir)
         tables: dict[str, Rows | pd.DataFrame] = {
             name: pd.read_csv(run_dir / f"{name}.csv", keep_default_na=False,
-                              dtype={c: str for c in cols if c in TEXT},
+                              dtype={c: str if c in TEXT else "Int64"
+                                     for c in cols if c in TEXT or c in NULLABLE_INT.get(name, ())},
                               na_values={c: [""] for c in cols if c not in TEXT})
             for name, cols in COLUMNS.items()}
         return cls(tables, json.loads((run_dir / "summary.json").read_text()))
@@ -92,12 +98,29 @@ class Result:
         return explain(self, message_id, device)
 
 
-def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
     try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
+    """Write through a temporary file in the same folder, then rename over ``path``.
+
+    The file gets the mode a plain ``open()`` would give it (``0o666 & ~umask``), not the
+    0600 of a temporary file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.close(fd)
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # the writer may have replaced the file: chmod by name
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

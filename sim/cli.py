@@ -20,6 +20,14 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def os_error(exc: OSError) -> str:
+    """``path: reason`` for an error of the operating system (``str()`` is ``[Errno 2] …``)."""
+    if exc.filename is None:
+        return str(exc.args[0] if len(exc.args) == 1 else exc)
+    names = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 is not None else "")
+    return f"{names}: {exc.strerror or exc}"
+
+
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Bad input becomes one line on stderr and exit status 2, never a traceback."""
 
@@ -29,10 +37,31 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except ScenarioError as exc:
             _fail(str(exc))
-        except (FileNotFoundError, KeyError) as exc:
+        except OSError as exc:
+            _fail(os_error(exc))
+        except KeyError as exc:
             _fail(str(exc.args[0] if exc.args else exc))
+        except Exception as exc:
+            from .runner import SweepError
+
+            if isinstance(exc, SweepError):
+                _fail(str(exc))
+            raise
 
     return wrapper
+
+
+def out_folder(out: Path) -> None:
+    """Create the output folder ``out`` (or accept an existing one); one line if it cannot be."""
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out}: is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"--out {out}: cannot create the folder: {exc.strerror or exc}")
+
+
+CHARTS = ("timeline.png", "approval_graph.png")
 
 
 @click.group()
@@ -43,7 +72,8 @@ def main() -> None:
 
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--seed", type=int, default=None, help="Root seed (default: the scenario's).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Root seed (default: the scenario's).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output folder (default: runs/<scenario name>).")
 @click.option("--charts/--no-charts", default=True, help="Write timeline.png and approval_graph.png.")
@@ -54,14 +84,17 @@ def run(scenario: Path, seed: int | None, out: Path | None, charts: bool) -> Non
     from .simulation import Simulation
 
     s = load(scenario)
-    result = Simulation(s, seed).run()
     out = out or Path("runs") / s.name
+    out_folder(out)  # before the run: a bad --out costs no simulation
+    result = Simulation(s, seed).run()
+    for name in CHARTS:  # an earlier run's charts must not stand next to this run's tables
+        (out / name).unlink(missing_ok=True)
     result.write(out)
     if charts:
         users = sorted(set(result.devices["user"]) - {"escrow-admins"})
         plots.save(plots.timeline(result.devices, result.messages, horizon=s.horizon),
-                   out / "timeline.png")
-        plots.save(plots.approval_graph(result.devices, users[0]), out / "approval_graph.png")
+                   out / CHARTS[0])
+        plots.save(plots.approval_graph(result.devices, users[0]), out / CHARTS[1])
     click.echo(summary_table(result.summary))
     click.echo(f"wrote {out}/")
 
@@ -131,7 +164,8 @@ def explain(run_dir: Path, message_id: str, device: str) -> None:
               help="Replications per grid point (default: the scenario's sweep.reps, else 100).")
 @click.option("--vary", multiple=True, metavar="PATH=v1,v2",
               help="Vary a dotted scenario path over values (repeatable; values are YAML).")
-@click.option("--seed", type=int, default=None, help="Root seed (default: the scenario's).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Root seed (default: the scenario's).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Run on a pool of K worker processes.")
 @click.option("--scheduler", default=None, metavar="local|tcp://HOST:PORT",

@@ -33,7 +33,16 @@ import yaml
 from pydantic import BaseModel
 
 from .analysis import atomic_write
-from .scenario import Scenario, apply_overrides, parse_duration, read_yaml, scenario_hash, validate
+from .scenario import (
+    Scenario,
+    ScenarioError,
+    apply_overrides,
+    parse_duration,
+    read_yaml,
+    scenario_hash,
+    validate,
+    vary_problem,
+)
 
 # Summary keys that describe the configuration rather than the outcome.
 CONFIG_KEYS = frozenset({"scenario", "seed", "rep", "start_date", "post_quantum", "argon2"})
@@ -75,6 +84,9 @@ def parse_vary(items: Iterable[str]) -> dict[str, list[Any]]:
             raise SweepError(f"--vary {path}: cannot read {text!r} as YAML values ({exc})") from None
         if not isinstance(values, list) or not values:
             raise SweepError(f"--vary {path}: expected a non-empty list of values, found {text!r}")
+        if path in vary:
+            raise SweepError(f"--vary {path}: the path is given twice; give all its values in one "
+                             "--vary")
         vary[path] = values
     return vary
 
@@ -217,7 +229,7 @@ def run_batch(data: dict[str, Any], file: str, overrides: dict[str, Any], seed: 
     This is what a worker executes: everything in and out is plain data."""
     from .simulation import Simulation
 
-    scenario = validate(apply_overrides(data, overrides, file), file)
+    scenario = validate(apply_overrides(data, overrides, file), file, sweep=False)
     rows, tables = [], []
     for rep in reps:
         result = Simulation(scenario, seed, rep).run()
@@ -363,7 +375,7 @@ def read_sweep(out: str | Path) -> pd.DataFrame:
         return pd.read_parquet(out / f"{TABLE}.parquet")
     if not (out / MANIFEST).exists():
         raise FileNotFoundError(f"{out}: not a sweep folder (no {MANIFEST}); use dmesim sweep --out")
-    manifest = json.loads((out / MANIFEST).read_text())
+    manifest = _read_manifest(out)
     return _assemble(_read_shards(out / SHARDS), list(manifest["vary"]))
 
 
@@ -402,9 +414,11 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
 
     Args:
         scenario: a YAML path, the raw scenario mapping, or a ``Scenario``.
-        reps: replications per grid point (default: the scenario's ``sweep.reps``, else 100).
-        vary: dotted path → values (merged over the scenario's ``sweep.vary``).
-        seed: root seed (default: each grid point's scenario seed).
+        reps: replications per grid point (default: on resume the sweep's own, else the
+            scenario's ``sweep.reps``, else 100); a resume may add reps, never drop them.
+        vary: dotted path → values (merged over the scenario's ``sweep.vary``); a bad value
+            raises :class:`SweepError` naming ``--vary``.
+        seed: root seed (default: the scenario's seed).
         workers: run on a process pool of this many workers.
         scheduler: ``"local"`` (a 2-worker dask LocalCluster) or ``"tcp://HOST:PORT"``.
         executor: any ``concurrent.futures.Executor`` (overrides workers and scheduler).
@@ -418,49 +432,83 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
     Returns:
         The tidy table: ``run_id, point, rep, seed, label``, one column per varied path, then
         the numeric summary figures of each replication (see :func:`summary_row`).
+
+    Nothing is written before the arguments, the grid, the output folder and the executor
+    are known to be good.
     """
+    if executor is None and scheduler is not None:
+        _check_scheduler(scheduler)
     data, file = scenario_data(scenario)
-    base = validate(data, file)
-    spec = base.sweep
-    reps = reps if reps is not None else (spec.reps if spec is not None else 100)
-    if reps < 1:
-        raise SweepError(f"reps must be at least 1, found {reps}")
-    full_vary = {**(spec.vary if spec is not None else {}), **dict(vary or {})}
-    for path, values in full_vary.items():
-        if path in ID_COLUMNS:
-            raise SweepError(f"vary {path}: replications already draw independent seeds; "
-                             "give the root seed with --seed instead")
-        if not isinstance(values, list) or not values:
-            raise SweepError(f"vary {path}: expected a non-empty list of values, found {values!r}")
-    points = grid(full_vary)
-    point_scenarios = [validate(apply_overrides(data, p, file), file) for p in points]
-    seeds = [seed if seed is not None else s.seed for s in point_scenarios]
-    columns = _columns(points)
-    labels = [_label(p) for p in points]
-    params = list(full_vary)
+    base = validate(data, file)  # the file's own sweep.vary values included
     if traces and out is None:
         raise SweepError("traces are written to the output folder: give out=…")
-
     outdir = Path(out) if out is not None else None
+    old = _read_manifest(outdir) if resume and outdir is not None and (outdir / MANIFEST).exists() else None
+    if old is not None and old.get("seed") is None and old.get("scenario_hash") == scenario_hash(
+            base.model_copy(update={"sweep": None})):
+        old["seed"] = base.seed  # an earlier version recorded no seed when the scenario's was used
+    spec = base.sweep
+    if reps is None:
+        reps = old["reps"] if old is not None else (spec.reps if spec is not None else 100)
+    if reps < 1:
+        raise SweepError(f"reps must be at least 1, found {reps}")
+    given = dict(vary or {})
+    for path, values in given.items():
+        if path in ID_COLUMNS:
+            raise SweepError(f"--vary {path}: replications already draw independent seeds; "
+                             "give the root seed with --seed instead")
+        if not isinstance(values, list) or not values:
+            raise SweepError(f"--vary {path}: expected a non-empty list of values, found {values!r}")
+        problem = vary_problem(data, {path: values}, file)
+        if problem is not None:
+            _, k, text = problem
+            raise SweepError(f"--vary {path}" + ("" if k is None else f"={_show(values[k])}") + f": {text}")
+    full_vary = {**(spec.vary if spec is not None else {}), **given}
+    for path in full_vary:
+        if path in ID_COLUMNS:
+            raise SweepError(f"{file}: sweep.vary.{path}: replications already draw independent "
+                             "seeds; give the root seed with --seed instead")
+    points = grid(full_vary)
+    labels = [_label(p) for p in points]
+    point_scenarios: list[Scenario] = []
+    hashes: dict[str, int] = {}
+    for i, p in enumerate(points):
+        blame = "--vary" if any(path in given for path in p) else f"{file}: sweep.vary"
+        try:
+            s = validate(apply_overrides(data, p, file), file, sweep=False)
+        except ScenarioError as exc:
+            raise SweepError(f"{blame}: grid point {labels[i]}: {exc.path}: {exc.problem}") from None
+        h = scenario_hash(s)
+        if h in hashes:
+            raise SweepError(f"{blame}: grid points {labels[hashes[h]]} and {labels[i]} are the same "
+                             "scenario (a duplicate grid point)")
+        hashes[h] = i
+        point_scenarios.append(s)
+    root_seed = seed if seed is not None else base.seed  # the seed the sweep actually uses
+    seeds = [seed if seed is not None else s.seed for s in point_scenarios]
+    columns = _columns(points)
+    params = list(full_vary)
+
     done: set[tuple[int, int]] = set()
     frames: list[pd.DataFrame] = []
     manifest = {
         "dmesim_sweep": 1, "scenario": base.name, "file": file,
         "scenario_hash": scenario_hash(base.model_copy(update={"sweep": None})),
-        "seed": seed, "reps": reps, "vary": full_vary, "traces": traces, "versions": versions(),
+        "seed": root_seed, "reps": reps, "vary": full_vary, "traces": traces, "versions": versions(),
         "complete": False,
         "points": [{"point": i, "label": labels[i], "overrides": p, "seed": seeds[i],
                     "scenario_hash": scenario_hash(s)}
                    for i, (p, s) in enumerate(zip(points, point_scenarios, strict=True))],
     }
     if outdir is not None:
-        frames, done = _prepare(outdir, manifest, resume)
-
-    todo = {i: [r for r in range(reps) if (i, r) not in done] for i in range(len(points))}
-    frames = [f[f["rep"] < reps] for f in frames]
-    total = sum(len(v) for v in todo.values())
+        _check_folder(outdir, manifest, resume, old)
 
     with _executor(workers, scheduler, executor) as (pool, n_workers, how):
+        if outdir is not None:
+            frames, done = _prepare(outdir, manifest, old)
+        todo = {i: [r for r in range(reps) if (i, r) not in done] for i in range(len(points))}
+        frames = [f[f["rep"] < reps] for f in frames]
+        total = sum(len(v) for v in todo.values())
         size = batch_size or max(1, min(20, math.ceil(total / (4 * n_workers)) if total else 1))
         tasks = [_Task(i, tuple(rs[k:k + size])) for i, rs in todo.items() for k in range(0, len(rs), size)]
         if outdir is not None:
@@ -490,6 +538,11 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
     return df
 
 
+def _check_scheduler(scheduler: str) -> None:
+    if scheduler != "local" and not scheduler.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
+        raise SweepError(f"--scheduler {scheduler!r}: expected 'local' or tcp://HOST:PORT")
+
+
 def _bar(progress: bool, total: int, of: int) -> Any:
     from tqdm import tqdm
 
@@ -502,33 +555,63 @@ def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
     atomic_write(out / MANIFEST, lambda p: Path(p).write_text(json.dumps(manifest, indent=2, default=str)))
 
 
-def _prepare(out: Path, manifest: dict[str, Any], resume: bool) -> tuple[list[pd.DataFrame],
-                                                                          set[tuple[int, int]]]:
-    """Check the output folder; on resume, the frames and (point, rep) pairs already done."""
+def _read_manifest(out: Path) -> dict[str, Any]:
+    """The manifest of the sweep saved in ``out``; :class:`SweepError` if it cannot be read."""
+    path = out / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise SweepError(f"{path}: cannot read the sweep manifest ({exc})") from None
+    if (not isinstance(manifest, dict) or not isinstance(manifest.get("reps"), int)
+            or not isinstance(manifest.get("points"), list) or "scenario_hash" not in manifest
+            or not isinstance(manifest.get("vary"), dict)):
+        raise SweepError(f"{path}: not a dmesim sweep manifest")
+    return manifest
+
+
+def _check_folder(out: Path, manifest: dict[str, Any], resume: bool, old: dict[str, Any] | None) -> None:
+    """Refuse an output folder the sweep cannot use; writes nothing."""
     if out.exists() and not out.is_dir():
         raise SweepError(f"{out} is a file, not a folder")
     if out.exists() and any(out.iterdir()) and not resume:
         raise SweepError(f"{out} exists and is not empty; add --resume to continue the sweep "
                          "saved there, or choose another --out")
-    (out / SHARDS).mkdir(parents=True, exist_ok=True)
-    if manifest["traces"]:
-        (out / TRACES).mkdir(exist_ok=True)
-    if not resume or not (out / MANIFEST).exists():
-        if resume and any(p.name not in (SHARDS, TRACES) for p in out.iterdir()):
+    if old is None:
+        if resume and out.exists() and (any(p.name not in (SHARDS, TRACES) for p in out.iterdir())
+                                        or any((out / SHARDS).glob("*.parquet"))):
             raise SweepError(f"{out} holds no sweep ({MANIFEST} is missing); choose another --out")
-        _write_manifest(out, manifest)
-        return [], set()
-    old = json.loads((out / MANIFEST).read_text())
-    for key, what in (("scenario_hash", "scenario"), ("seed", "seed"), ("traces", "traces setting")):
-        if old.get(key) != manifest[key]:
-            raise SweepError(f"{out} holds a sweep with a different {what}; resume needs the same "
-                             "scenario, seed, --vary grid and traces setting")
-    if [p["scenario_hash"] for p in old.get("points", [])] != \
+        return
+    if old.get("scenario_hash") != manifest["scenario_hash"]:
+        raise SweepError(f"{out} holds a sweep with a different scenario; resume needs the same "
+                         "scenario, seed, --vary grid and traces setting")
+    if old.get("seed") != manifest["seed"]:
+        raise SweepError(f"{out} holds a sweep with a different seed ({old.get('seed')}, not "
+                         f"{manifest['seed']}); resume needs the same scenario, seed, --vary grid "
+                         "and traces setting")
+    if old.get("traces") != manifest["traces"]:
+        raise SweepError(f"{out} holds a sweep with a different traces setting; resume needs the same "
+                         "scenario, seed, --vary grid and traces setting")
+    if [p.get("scenario_hash") for p in old["points"] if isinstance(p, dict)] != \
             [p["scenario_hash"] for p in manifest["points"]]:
         raise SweepError(f"{out} holds a sweep over a different --vary grid; resume needs the same "
                          "scenario, seed, --vary grid and traces setting")
+    if manifest["reps"] < old["reps"]:
+        raise SweepError(f"{out} holds a sweep of {old['reps']} replications per grid point; resume "
+                         f"with --reps {old['reps']} or more (or without --reps), not {manifest['reps']}")
+
+
+def _prepare(out: Path, manifest: dict[str, Any], old: dict[str, Any] | None,
+             ) -> tuple[list[pd.DataFrame], set[tuple[int, int]]]:
+    """Make the output folder ready (checked by :func:`_check_folder`); on resume, the
+    frames and (point, rep) pairs already done."""
+    (out / SHARDS).mkdir(parents=True, exist_ok=True)
+    if manifest["traces"]:
+        (out / TRACES).mkdir(exist_ok=True)
     for stale in [*(out / SHARDS).glob(".*.tmp"), *(out / TRACES).glob(".*.tmp")]:
         stale.unlink(missing_ok=True)  # left by a killed write; the shard itself was never renamed
+    if old is None:
+        _write_manifest(out, manifest)
+        return [], set()
     saved = {p.name for p in (out / SHARDS).glob("*.parquet")}
     for orphan in (out / TRACES).glob("*.parquet"):
         if orphan.name not in saved:  # traces of a batch killed before its summary shard

@@ -13,28 +13,46 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import math
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
+    GetJsonSchemaHandler,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     Tag,
     ValidationError,
+    WithJsonSchema,
+    field_validator,
     model_validator,
 )
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from .crypto import Argon2Cost
 
 _UNITS = {"m": 1 / 1440, "h": 1 / 24, "d": 1.0, "w": 7.0, "y": 365.0}
 _PART = r"(\d+(?:\.\d*)?|\.\d+)\s*(m|h|d|w|y)"
 _DURATION = re.compile(rf"^\s*(?:{_PART}\s*)+$")
+MAX_HORIZON_DAYS = 100 * 365.0  # 100y: a longer horizon would make a run that never ends
+MAX_ARGON2_MEMORY_KIB = 4 * 1024 * 1024  # 4 GiB
+MAX_ARGON2_PASSES = 1000
+MAX_ARGON2_LANES = 2**24 - 1  # what Argon2id (RFC 9106, and cryptography) accepts
+# Names the simulation gives to things itself: replacements are named ``p#2``, ``p#3``;
+# the escrow admins' chain is the user ``escrow-admins`` (sim.protocol.EA_USER).
+RESERVED_USER = "escrow-admins"
 
 
 class ScenarioError(Exception):
@@ -55,12 +73,56 @@ def parse_duration(value: Any) -> float:
         raise ValueError(f"duration {value!r} is negative")
     if not _DURATION.match(value):
         raise ValueError(f"expected a duration like '30d' or '1d12h' (units m h d w y), found {value!r}")
-    return sum(float(n) * _UNITS[u] for n, u in re.findall(_PART, value))
+    days = sum(float(n) * _UNITS[u] for n, u in re.findall(_PART, value))
+    if not math.isfinite(days):
+        raise ValueError(f"the duration is too large (found {value[:20]!r}…)")
+    return days
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+def duration_text(days: float) -> str:
+    """90.0 → ``"90d"``; the shortest whole number of d, h or m when there is one, else
+    exact days (``parse_duration`` reads it back to the same float)."""
+    for unit in ("d", "h", "m"):
+        n = days / _UNITS[unit]
+        if n == round(n) and round(n) * _UNITS[unit] == days:
+            return f"{round(n)}{unit}"
+    return f"{format(Decimal(repr(float(days))), 'f')}d"  # exact round trip, no exponent
+
+
+# What the parser accepts, as a JSON Schema (ECMA 262 regex) for editors
+DURATION_JSON_SCHEMA: dict[str, Any] = {
+    "type": "string", "pattern": _DURATION.pattern,
+    "description": "a duration with units m h d w y (1y = 365d), e.g. '90d', '12h', '1d12h'"}
+
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(DURATION_JSON_SCHEMA)]
+Probability = Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
 Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.#+-]+$")]
+
+
+def _no_hash(name: str) -> str:
+    if "#" in name:
+        raise ValueError(f"'#' is reserved for replacement devices (p#2, p#3), found {name!r}")
+    return name
+
+
+def _not_reserved_user(name: str) -> str:
+    if name == RESERVED_USER:
+        raise ValueError(f"{RESERVED_USER!r} is reserved for the escrow admins' chain")
+    return name
+
+
+def _file_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name) or len(name) > 100:
+        raise ValueError("the name is used as a folder name: give 1 to 100 letters, digits, "
+                         f"'_', '.' or '-', not starting with '.' (found {name!r})")
+    return name
+
+
+DeviceName = Annotated[Name, AfterValidator(_no_hash)]  # a device the scenario creates
+UserName = Annotated[Name, AfterValidator(_not_reserved_user)]
+FileName = Annotated[str, AfterValidator(_file_name),
+                     WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$",
+                                     "maxLength": 100})]
 
 
 class _Model(BaseModel):
@@ -108,7 +170,7 @@ class Uniform(_Model):
 
 class _LogNormal(_Model):
     median: Duration
-    sigma: float = Field(gt=0)
+    sigma: StrictFloat = Field(gt=0)
 
 
 class LogNormal(_Model):
@@ -142,6 +204,12 @@ class Normal(_Model):
         return x
 
 
+def _no_number(value: Any) -> Any:
+    if isinstance(value, bool | int | float):
+        raise ValueError(f"expected a date like 2026-01-01, found {value!r}")
+    return value
+
+
 _DIST_TAGS = {"fixed": "Fixed", "exp": "Exp", "uniform": "Uniform", "lognormal": "LogNormal",
               "normal": "Normal"}
 
@@ -158,13 +226,22 @@ def _dist_tag(value: Any) -> str | None:
     return None
 
 
+class _OrBareDuration:
+    """JSON Schema of a distribution: a bare duration (fixed) or one of the mappings."""
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        inner = handler(core_schema)
+        return {"oneOf": [DURATION_JSON_SCHEMA, *inner.get("oneOf", [inner])]}
+
+
 Dist = Annotated[
     Annotated[Fixed, Tag("Fixed")] | Annotated[Exp, Tag("Exp")] | Annotated[Uniform, Tag("Uniform")]
     | Annotated[LogNormal, Tag("LogNormal")] | Annotated[Normal, Tag("Normal")],
     Discriminator(_dist_tag, custom_error_type="distribution",
                   custom_error_message="expected a duration or one of {fixed: D}, {exp: D}, "
                   "{uniform: [D, D]}, {lognormal: {median: D, sigma: S}}, {normal: {mean: D, sd: D}}"),
-    BeforeValidator(_bare_fixed)]
+    BeforeValidator(_bare_fixed), _OrBareDuration()]
 
 
 # ---------------------------------------------------------------- devices and behaviour
@@ -223,7 +300,7 @@ def _always_zero(dist: Dist) -> bool:
 
 
 class DeviceSpec(_Model):
-    name: Name
+    name: DeviceName
     kind: str = "phone"
     joins_at: Dist = Fixed.model_validate({"fixed": "0d"})
     online: Literal["always", "daily", "weekly", "rare", "never"] | Sessions = "always"
@@ -259,23 +336,23 @@ class Revocation(_Model):
 
     probability: Probability = 1.0
     delay: Dist = Fixed.model_validate({"fixed": "0d"})
-    signed: bool = True
+    signed: StrictBool = True
 
 
 class BackupKeys(_Model):
-    count: int = Field(1, ge=0)
+    count: StrictInt = Field(1, ge=0)
     at: Dist = Fixed.model_validate({"fixed": "0d"})
     by: Name | None = None
     paper_lost: Dist | None = Field(None, description="When the paper is lost, after the key is made")
     paper_lost_probability: Probability = Field(1.0, description="Chance the paper is ever lost")
-    use_when_stranded: bool = True
+    use_when_stranded: StrictBool = True
     delay: Dist = Fixed.model_validate({"fixed": "0d"})
 
 
 class EscrowEnrolment(_Model):
     accept_probability: Probability = 1.0
     accept_delay: Dist = Fixed.model_validate({"fixed": "0d"})
-    recover_when_stranded: bool = True
+    recover_when_stranded: StrictBool = True
     recover_delay: Dist = Fixed.model_validate({"fixed": "0d"})
 
 
@@ -307,7 +384,7 @@ class Traffic(_Model):
 
 
 class UserSpec(_Model):
-    name: Name
+    name: UserName
     devices: list[DeviceSpec] = Field(min_length=1)
     behaviour: Behaviour | None = None
     traffic: Traffic | None = None
@@ -329,7 +406,7 @@ class Escrow(_Model):
 
 
 class AccountSpec(_Model):
-    members_may_create_backup_keys: bool = True
+    members_may_create_backup_keys: StrictBool = True
     escrow: Escrow | None = None
 
 
@@ -355,7 +432,7 @@ class Event(_Model):
     by: Name | None = None
     app: Literal["voicemail", "mail"] | None = None
     to: Name | None = None
-    name: Name | None = None
+    name: DeviceName | None = None
 
 
 # ---------------------------------------------------------------- adversaries
@@ -383,19 +460,19 @@ class AdversarySpec(_Model):
 
 
 class SweepSpec(_Model):
-    reps: int = Field(100, ge=1)
-    vary: dict[str, list[Any]] = Field(default_factory=dict)
+    reps: StrictInt = Field(100, ge=1)
+    vary: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
 
 
 class Scenario(_Model):
     """A whole scenario file."""
 
-    name: str = "scenario"
+    name: FileName = "scenario"
     description: str = ""
-    seed: int = Field(0, ge=0)
+    seed: StrictInt = Field(0, ge=0)
     horizon: Duration
-    start_date: dt.date | None = None
-    post_quantum: bool = False
+    start_date: Annotated[dt.date | None, BeforeValidator(_no_number)] = None
+    post_quantum: StrictBool = False
     argon2: Argon2CostSpec = Field(default_factory=lambda: Argon2CostSpec())
     account: AccountSpec = Field(default_factory=lambda: AccountSpec())
     behaviour: Behaviour = Field(default_factory=lambda: Behaviour())
@@ -404,6 +481,16 @@ class Scenario(_Model):
     timeline: list[Event] = Field(default_factory=list)
     adversary: AdversarySpec = Field(default_factory=lambda: AdversarySpec())
     sweep: SweepSpec | None = None
+
+    @field_validator("horizon")
+    @classmethod
+    def _horizon(cls, days: float) -> float:
+        if not days > 0:
+            raise ValueError("the horizon must be longer than 0 days")
+        if days > MAX_HORIZON_DAYS:
+            raise ValueError(f"the horizon is capped at 100y ({MAX_HORIZON_DAYS:g} days), "
+                             f"found {duration_text(days)}")
+        return days
 
     def behaviour_of(self, user: UserSpec) -> Behaviour:
         """The scenario-wide behaviour, with the user's own sections taking precedence."""
@@ -420,9 +507,17 @@ class Scenario(_Model):
 
 
 class Argon2CostSpec(_Model):
-    memory_kib: int = Field(65536, ge=8)
-    passes: int = Field(3, ge=1)
-    lanes: int = Field(1, ge=1)
+    memory_kib: StrictInt = Field(65536, ge=8, le=MAX_ARGON2_MEMORY_KIB,
+                                  description="at most 4 GiB, and at least 8 per lane")
+    passes: StrictInt = Field(3, ge=1, le=MAX_ARGON2_PASSES)
+    lanes: StrictInt = Field(1, ge=1, le=MAX_ARGON2_LANES)
+
+    @model_validator(mode="after")
+    def _memory_per_lane(self) -> Argon2CostSpec:
+        if self.memory_kib < 8 * self.lanes:
+            raise ValueError(f"memory_kib must be at least 8 per lane (8 × {self.lanes} lanes = "
+                             f"{8 * self.lanes}), found {self.memory_kib}")
+        return self
 
     def cost(self) -> Argon2Cost:
         return Argon2Cost(self.memory_kib, self.passes, self.lanes)
@@ -452,6 +547,19 @@ _NEEDS = {"approve": "by", "revoke": "device", "lose": "device", "steal": "devic
           "escrow_recover": "device", "rotate": "by", "send": "app", "online": "device",
           "offline": "device", "revoke_ea_device": "device", "server_add_device": "name",
           "mitm": "device", "leak_backup": "device", "compromise_ea_device": "device"}
+# The fields each action reads (besides at and action); any other field is refused.
+_USES = {
+    **dict.fromkeys(("lose", "steal", "wipe", "decommission", "online", "offline", "paper_lost",
+                     "mitm", "leak_backup"), {"user", "device"}),
+    **dict.fromkeys(("approve", "enroll_escrow", "rotate"), {"user", "by"}),
+    **dict.fromkeys(("revoke", "recover_backup", "escrow_recover"), {"user", "device", "by"}),
+    "create_backup_key": {"user", "by", "name"}, "send": {"user", "app", "to"},
+    "server_add_device": {"user", "name"},
+    "revoke_ea_device": {"device", "by"}, "compromise_ea_device": {"device"},
+}
+_EVENT_FIELDS = ("user", "device", "by", "app", "to", "name")
+# Device names the simulation gives itself: a member's escrow device, the EA backup key
+_ESCROW_DEVICE, _EA_BACKUP = "escrow", "ea-backup"
 
 
 def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
@@ -460,11 +568,23 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
     users = {u.name: u for u in s.users}
     if len(users) != len(s.users):
         problems.append(("users", "two users share a name"))
-    ea_devices = {d.name for a in (s.account.escrow.admins if s.account.escrow else []) for d in a.devices}
+    ea_devices: set[str] = set()
+    for i, a in enumerate(s.account.escrow.admins if s.account.escrow else []):
+        for j, d in enumerate(a.devices):
+            where = f"account.escrow.admins[{i}].devices[{j}].name"
+            if d.name in ea_devices:
+                problems.append((where, f"two EA devices share the name {d.name!r} (the admins "
+                                        "share one chain)"))
+            if d.name == _EA_BACKUP:
+                problems.append((where, f"{_EA_BACKUP!r} is reserved for the EA backup key"))
+            ea_devices.add(d.name)
     for i, u in enumerate(s.users):
         names = [d.name for d in u.devices]
         if len(set(names)) != len(names):
             problems.append((f"users[{i}].devices", "two devices share a name"))
+        if _ESCROW_DEVICE in names:
+            problems.append((f"users[{i}].devices[{names.index(_ESCROW_DEVICE)}].name",
+                             f"{_ESCROW_DEVICE!r} is reserved for the user's escrow device"))
         bk = s.behaviour_of(u).backup_keys
         if bk and bk.by and bk.by not in names:
             problems.append((f"users[{i}].behaviour.backup_keys.by", f"unknown device {bk.by!r} of {u.name}"))
@@ -474,6 +594,10 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
                 problems.append((f"users[{i}].traffic.mail.to[{k}]", f"unknown user {to!r}"))
     for i, e in enumerate(s.timeline):
         where = f"timeline[{i}]"
+        for field in _EVENT_FIELDS:
+            if getattr(e, field) is not None and field not in _USES[e.action]:
+                problems.append((f"{where}.{field}", f"{e.action} does not use {field} (it uses "
+                                 f"{', '.join(f for f in _EVENT_FIELDS if f in _USES[e.action])})"))
         need = _NEEDS.get(e.action)
         if need and getattr(e, need) is None:
             problems.append((f"{where}.{need}", f"{e.action} needs {need}"))
@@ -505,8 +629,52 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
     return problems
 
 
-def validate(data: Any, file: str = "<scenario>") -> Scenario:
-    """Validate parsed YAML; raise :class:`ScenarioError` (first problem) on failure."""
+def validate(data: Any, file: str = "<scenario>", *, sweep: bool = True) -> Scenario:
+    """Validate parsed YAML; raise :class:`ScenarioError` (first problem) on failure.
+
+    With ``sweep`` (the default), every value of the file's ``sweep.vary`` is also set in
+    the scenario and checked (a problem is reported at ``sweep.vary.PATH[k]``)."""
+    s = _validate(data, file)
+    if sweep and s.sweep is not None and s.sweep.vary:
+        problem = vary_problem(data, s.sweep.vary, file)
+        if problem is not None:
+            path, k, text = problem
+            raise ScenarioError(file, f"sweep.vary.{path}" + ("" if k is None else f"[{k}]"), text)
+    return s
+
+
+def vary_problem(data: dict[str, Any], vary: dict[str, list[Any]],
+                 file: str = "<scenario>") -> tuple[str, int | None, str] | None:
+    """The first value of ``vary`` that does not give a valid scenario when set in ``data``,
+    or that gives the same scenario as an earlier value of its path: (path, index of the
+    value or None when the path itself is wrong, problem); None when all are good."""
+    for path, values in vary.items():
+        if path.split(".")[0] == "sweep":
+            return path, None, "the sweep section cannot be varied"
+        seen: dict[str, int] = {}
+        for k, value in enumerate(values):
+            try:
+                varied = apply_overrides(data, {path: value}, file)
+            except ScenarioError as exc:
+                return path, None, exc.problem
+            try:
+                digest = scenario_hash(_validate(varied, file))
+            except ScenarioError as exc:
+                inner = exc.problem if exc.path in ("", _path(tuple(
+                    int(x) if x.isdigit() else x for x in path.split(".")))) else f"{exc.path}: {exc.problem}"
+                return path, k, inner
+            if digest in seen:
+                j = seen[digest]
+                try:
+                    earlier = yaml.safe_dump([values[j]], default_flow_style=True, width=10**6).strip()[1:-1]
+                except yaml.YAMLError:
+                    earlier = repr(values[j])
+                return path, k, f"gives the same scenario as value [{j}] ({earlier}): a duplicate grid point"
+            seen[digest] = k
+    return None
+
+
+def _validate(data: Any, file: str) -> Scenario:
     if data is None:
         raise ScenarioError(file, "", "the file is empty")
     if not isinstance(data, dict):
@@ -523,7 +691,7 @@ def validate(data: Any, file: str = "<scenario>") -> Scenario:
             msg = "required key is missing"
         elif not isinstance(found, dict | list) and "found" not in msg:
             msg += f" (found {found!r})"
-            if isinstance(found, bool):
+            if isinstance(found, bool) and err["type"] == "string_type":
                 msg += "; YAML reads yes/no/on/off as booleans: quote the value"
         raise ScenarioError(file, _path(tuple(err["loc"])), msg) from None
     problems = _semantic_checks(s)
@@ -543,12 +711,67 @@ def read_yaml(path: str | Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(str(p), "", f"cannot read: {exc}") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(str(p), where, f"malformed YAML: {problem}") from None
+        if not isinstance(exc, yaml.constructor.ConstructorError):
+            problem = f"malformed YAML: {problem}"
+        raise ScenarioError(str(p), where, problem) from None
+    except RecursionError:
+        raise ScenarioError(str(p), "", "the YAML is nested too deeply") from None
+
+
+_TAG_WORDS = {"timestamp": "a date", "int": "an integer", "float": "a number", "bool": "a boolean"}
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.safe_load``, with two more refusals that name their line: a value its tag
+    cannot convert (``2026-13-01``, ``!!int abc``) and a key repeated in one mapping."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _refuse_repeated_keys(node)
+        return super().construct_document(node)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # what a scalar constructor raises: ValueError, KeyError, …
+            tag = str(node.tag).rsplit(":", 1)[-1]
+            what = _TAG_WORDS.get(tag, f"!!{tag}")
+            mark = node.start_mark
+            explicit = mark.buffer is not None and mark.buffer[mark.pointer:mark.pointer + 1] == "!"
+            detail = f" ({exc})" if tag == "timestamp" and isinstance(exc, ValueError) else ""
+            hint = "" if explicit else "; quote it if it is meant as text"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {node.value!r} as {what}{detail}{hint}", mark) from None
+
+
+def _refuse_repeated_keys(root: yaml.Node) -> None:
+    """A key given twice in one mapping (``<<`` merges may be overridden, as YAML says)."""
+    stack, seen_nodes = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                stack += [key, value]
+                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                    continue
+                ident = (key.tag, key.value)
+                if ident in first:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key.value!r} (first on line {first[ident] + 1})",
+                        key.start_mark)
+                first[ident] = key.start_mark.line
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
 
 
 def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -593,5 +816,13 @@ def scenario_hash(s: Scenario) -> str:
     return hashlib.sha256(json.dumps(s.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
 
 
+class _SchemaGenerator(GenerateJsonSchema):
+    def encode_default(self, dft: Any) -> Any:
+        if isinstance(dft, Fixed):  # a default distribution, as a file would write it
+            return duration_text(dft.fixed)
+        return super().encode_default(dft)
+
+
 def json_schema() -> dict[str, Any]:
-    return Scenario.model_json_schema()
+    """The JSON Schema of scenario files; durations are strings such as ``"90d"``."""
+    return Scenario.model_json_schema(schema_generator=_SchemaGenerator)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ from click.testing import CliRunner
 
 import sim
 from helpers import SCENARIOS
+from sim.analysis import Result, atomic_write
 from sim.cli import main
 
 GOOD = "horizon: 30d\nusers:\n  - name: alice\n    devices:\n      - {name: phone}\n"
@@ -142,3 +145,88 @@ def test_console_script_is_installed_and_traceback_free(tmp_path: Path) -> None:
     f.write_text("horizon: 30\nusers: []\n")
     p = subprocess.run([sys.executable, "-m", "sim", "validate", str(f)], capture_output=True, text=True)
     assert p.returncode == 2 and "Traceback" not in p.stderr and "horizon" in p.stderr
+
+
+# ---------------------------------------------------------------- options and output folders
+
+HELP = str(SCENARIOS / "help_article.yaml")
+
+
+@pytest.mark.parametrize("args", [["run", HELP, "--seed", "-3"],
+                                  ["sweep", HELP, "--seed", "-1", "--reps", "1"]])
+def test_negative_seed_is_a_usage_error(tmp_path: Path, args: list[str]) -> None:
+    code, out, err = invoke(*args, "--out", str(tmp_path / "out"))
+    assert code == 2 and "Invalid value for '--seed'" in err and "Traceback" not in err + out
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_that_cannot_be_a_folder_is_one_line(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    for out, expected in ((afile, f"dmesim: --out {afile}: is a file, not a folder"),
+                          (afile / "sub", f"dmesim: --out {afile / 'sub'}: cannot create the folder: "
+                                          "Not a directory")):
+        code, stdout, err = invoke("run", HELP, "--out", str(out))
+        assert code == 2 and err.strip() == expected and "Traceback" not in err + stdout, err
+    assert afile.read_text() == "keep me"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc")
+def test_out_the_system_refuses_names_the_path_and_the_reason() -> None:
+    code, _, err = invoke("run", HELP, "--out", "/proc/dmesim-out")
+    assert code == 2 and err.startswith("dmesim: --out /proc/dmesim-out: cannot create the folder: ")
+    assert len(err.strip().splitlines()) == 1 and err.strip() != "dmesim: 2"
+
+
+def test_no_charts_over_an_earlier_run_removes_its_charts(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    assert invoke("run", HELP, "--out", str(tmp_path))[0] == 0
+    assert (tmp_path / "timeline.png").exists() and (tmp_path / "approval_graph.png").exists()
+    code, _, _ = invoke("run", str(SCENARIOS / "only_device_lost.yaml"), "--out", str(tmp_path), "--no-charts")
+    assert code == 0
+    assert not (tmp_path / "timeline.png").exists() and not (tmp_path / "approval_graph.png").exists()
+    assert json.loads((tmp_path / "summary.json").read_text())["scenario"] == "only_device_lost"
+    assert (tmp_path / "notes.txt").read_text() == "mine"  # not ours: left alone
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o077])
+def test_atomic_writes_give_files_the_mode_of_the_umask(tmp_path: Path, mask: int) -> None:
+    old = os.umask(mask)
+    try:
+        atomic_write(tmp_path / "a.txt", lambda p: Path(p).write_text("a"))
+
+        def replace(p: str) -> None:  # a writer that makes a new file under the name
+            os.unlink(p)
+            Path(p).write_text("b")
+
+        atomic_write(tmp_path / "b.txt", replace)
+    finally:
+        os.umask(old)
+    for name in ("a.txt", "b.txt"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~mask, name
+
+
+def test_run_and_sweep_outputs_are_readable_by_the_group(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        assert invoke("run", HELP, "--out", str(tmp_path / "run"))[0] == 0
+        sim.sweep(HELP, reps=1, out=tmp_path / "sweep", traces=True)
+    finally:
+        os.umask(old)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) > 15
+    assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o644}
+
+
+def test_event_generations_are_integers_in_csv_parquet_and_read_back(tmp_path: Path) -> None:
+    assert invoke("run", HELP, "--out", str(tmp_path), "--no-charts")[0] == 0
+    lines = (tmp_path / "events.csv").read_text().splitlines()
+    assert lines[0].endswith(",generation")
+    cells = [line.rsplit(",", 1)[1] for line in lines[1:]]
+    assert all(c == "" or c.isdigit() for c in cells), cells
+    assert "" in cells and "1" in cells and "1.0" not in cells
+    in_memory = sim.run(HELP).events
+    assert str(in_memory["generation"].dtype) == "Int64"
+    pq = pd.read_parquet(tmp_path / "events.parquet")
+    pd.testing.assert_frame_equal(pq, in_memory)
+    pd.testing.assert_frame_equal(Result.read(tmp_path).events, in_memory)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner
 
 import sim
@@ -115,9 +116,10 @@ def test_parse_vary() -> None:
 
 
 def test_bad_grid_is_one_clear_error() -> None:
-    with pytest.raises(ScenarioError, match=r"users\[0\]\.devices\[0\]\.online"):
+    with pytest.raises(runner.SweepError, match=r"^--vary users\.0\.devices\.0\.online=sometimes: "
+                                                r"Input should be 'always'"):
         sim.sweep(SAFE, reps=1, vary={"users.0.devices.0.online": ["daily", "sometimes"]})
-    with pytest.raises(ScenarioError, match="no list item '3'"):
+    with pytest.raises(runner.SweepError, match=r"^--vary users\.3\.name: no list item '3'"):
         sim.sweep(SAFE, reps=1, vary={"users.3.name": ["x"]})
     with pytest.raises(runner.SweepError, match="--seed"):
         sim.sweep(SAFE, reps=1, vary={"seed": [1, 2]})
@@ -172,7 +174,8 @@ def test_outputs_and_manifest(serial: pd.DataFrame, tmp_path: Path) -> None:
     assert len(csv) == 8 and list(csv.columns) == list(serial.columns)
     assert csv["fraction_lost"].tolist() == pytest.approx(serial["fraction_lost"].tolist())
     m = json.loads((tmp_path / "manifest.json").read_text())
-    assert m["scenario"] == "risk_policy" and m["reps"] == 4 and m["seed"] is None
+    assert m["scenario"] == "risk_policy" and m["reps"] == 4
+    assert m["seed"] == load(RISK).seed == 11  # the seed used, though no seed was given
     assert m["vary"] == SMALL["vary"] and m["complete"] and m["rows"] == 8
     assert len(m["points"]) == 2 and m["points"][1]["overrides"] == {"behaviour.backup_keys.count": 2,
                                                                       "horizon": "1y"}
@@ -304,7 +307,7 @@ def test_cli_sweep_resume_and_refusal(serial: pd.DataFrame, tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--vary", "users.0.devices.0.online=daily,sometimes"], "users[0].devices[0].online"),
+    (["--vary", "users.0.devices.0.online=daily,sometimes"], "--vary users.0.devices.0.online=sometimes: "),
     (["--vary", "nonsense"], "expected PATH=v1,v2"),
     (["--workers", "2", "--scheduler", "local"], "not both"),
     (["--scheduler", "udp://x"], "expected 'local' or tcp://HOST:PORT"),
@@ -343,3 +346,137 @@ def test_killed_sweep_resumes_without_loss_or_repeat(serial: pd.DataFrame, tmp_p
     code, stdout, _ = cli(*args, "--resume")
     assert code == 0 and f"ran {8 - saved} replications ({saved} reused from earlier shards)" in stdout
     pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), serial)
+
+
+# ---------------------------------------------------------------- the grid, checked before anything runs
+
+
+def test_a_bad_sweep_section_is_blamed_on_the_file(tmp_path: Path) -> None:
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump({**SAFE, "sweep": {"vary": {"behaviour.backup_keys.count": [1, -1]}}}))
+    with pytest.raises(ScenarioError) as exc:
+        sim.sweep(f, reps=1)
+    assert str(exc.value).startswith(f"{f}: sweep.vary.behaviour.backup_keys.count[1]: Input should be")
+    for args in (["validate", str(f)], ["sweep", str(f), "--reps", "1", "--out", str(tmp_path / "x")]):
+        code, _, err = cli(*args)
+        assert code == 2 and err.count("\n") == 1 and "sweep.vary.behaviour.backup_keys.count[1]" in err
+    assert not (tmp_path / "x").exists()
+    # --vary replaces the file's values of that path, but the file is still wrong
+    code, _, err = cli("sweep", str(f), "--reps", "1", "--vary", "behaviour.backup_keys.count=0",
+                       "--out", str(tmp_path / "x"))
+    assert code == 2 and "sweep.vary" in err
+
+
+def test_a_bad_command_line_value_is_blamed_on_vary(tmp_path: Path) -> None:
+    f = tmp_path / "good.yaml"
+    f.write_text(yaml.safe_dump(SAFE))
+    for vary, expected in (
+            ("behaviour.backup_keys.count=0,-1", "dmesim: --vary behaviour.backup_keys.count=-1: Input should "
+                                                "be greater than or equal to 0 (found -1)"),
+            ("users.5.name=x", "dmesim: --vary users.5.name: no list item '5'"),
+            ("users.0.devices.0.fate={lost: 3}", "dmesim: --vary users.0.devices.0.fate={lost: 3}: "
+                                                 "users[0].devices[0].fate.lost.fixed: duration 3 has no unit")):
+        code, _, err = cli("sweep", str(f), "--reps", "1", "--vary", vary, "--out", str(tmp_path / "x"))
+        assert code == 2 and err.count("\n") == 1 and err.startswith(expected), err
+        assert str(f) not in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_grid_point_bad_only_in_combination_is_named() -> None:
+    with pytest.raises(runner.SweepError, match=r"^--vary: grid point devices\.0\.fate=\{lost: 0d\}, "
+                                                r"devices\.0\.replacement=\{after: 0d\}: users\[0\]\.devices\[0\]: "
+                                                "replacement: with the fate and the replacement both after 0 days"):
+        sim.sweep(SAFE, reps=1, vary={"users.0.devices.0.fate": [{"lost": "0d"}],
+                                      "users.0.devices.0.replacement": [{"after": "0d"}]})
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--vary", "behaviour.backup_keys.count=1,1"],
+     "--vary behaviour.backup_keys.count=1: gives the same scenario as value [0] (1): a duplicate grid point"),
+    (["--vary", "horizon=1d,24h"], "--vary horizon=24h: gives the same scenario as value [0] (1d)"),
+    (["--vary", "horizon=1d", "--vary", "horizon=2d"], "--vary horizon: the path is given twice"),
+    (["--vary", "sweep.reps=1,2"], "--vary sweep.reps: the sweep section cannot be varied"),
+    (["--scheduler", "foo"], "--scheduler 'foo': expected 'local' or tcp://HOST:PORT"),
+])
+def test_refused_grids_and_schedulers_write_nothing(tmp_path: Path, args: list[str], message: str) -> None:
+    code, _, err = cli("sweep", str(RISK), "--reps", "1", "--out", str(tmp_path / "x"), *args)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "x").exists()
+
+
+def test_an_unreachable_scheduler_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from contextlib import contextmanager
+
+    @contextmanager
+    def unreachable(*args: Any) -> Any:
+        raise runner.SweepError("cannot reach the dask scheduler tcp://nowhere:8786: timed out")
+        yield
+
+    out = tmp_path / "x"
+    monkeypatch.setattr(runner, "_executor", unreachable)
+    code, _, err = cli("sweep", str(RISK), "--reps", "1", "--vary", "horizon=30d",
+                       "--scheduler", "tcp://nowhere:8786", "--out", str(out))
+    assert code == 2 and "cannot reach the dask scheduler" in err
+    assert not out.exists()
+    monkeypatch.undo()  # the corrected command is not refused for a folder the failure left
+    code, stdout, err = cli("sweep", str(RISK), "--reps", "1", "--vary", "horizon=30d", "--out", str(out),
+                            "--no-charts")
+    assert code == 0 and (out / "sweep.parquet").exists(), err
+
+
+# ---------------------------------------------------------------- resume quirks
+
+
+def test_resume_with_the_seed_actually_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim.sweep(SAFE, reps=2, out=tmp_path)
+    assert json.loads((tmp_path / "manifest.json").read_text())["seed"] == 0
+    ran = counting(monkeypatch)
+    df = sim.sweep(SAFE, reps=2, seed=0, out=tmp_path, resume=True)  # the same seed, spelled out
+    assert len(df) == 2 and ran == []
+    with pytest.raises(runner.SweepError, match=r"different seed \(0, not 3\)"):
+        sim.sweep(SAFE, reps=2, seed=3, out=tmp_path, resume=True)
+    # a manifest of an earlier version recorded null for the scenario's seed
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    (tmp_path / "manifest.json").write_text(json.dumps(m | {"seed": None}))
+    assert len(sim.sweep(SAFE, reps=2, seed=0, out=tmp_path, resume=True)) == 2
+    (tmp_path / "manifest.json").write_text(json.dumps(m | {"seed": None}))
+    assert len(sim.sweep(SAFE, reps=2, out=tmp_path, resume=True)) == 2 and ran == []
+
+
+def test_resume_never_drops_replications(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out, f = tmp_path / "s", tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(SAFE))
+    full = sim.sweep(f, reps=4, out=out)
+    table = (out / "sweep.parquet").read_bytes()
+    with pytest.raises(runner.SweepError, match="holds a sweep of 4 replications per grid point; resume with "
+                                                "--reps 4 or more"):
+        sim.sweep(f, reps=2, out=out, resume=True)
+    assert (out / "sweep.parquet").read_bytes() == table
+    code, _, err = cli("sweep", str(f), "--reps", "2", "--out", str(out), "--resume")
+    assert code == 2 and err.count("\n") == 1 and "--reps 4 or more" in err
+    assert (out / "sweep.parquet").read_bytes() == table
+    ran = counting(monkeypatch)  # without --reps, resume keeps the sweep's own count (not 100)
+    code, stdout, err = cli("sweep", str(f), "--out", str(out), "--resume", "--no-charts")
+    assert code == 0 and ran == [] and "ran 0 replications (4 reused" in stdout, err
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), full)
+
+
+def test_resume_refuses_a_corrupt_manifest_in_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    sim.sweep(SAFE, reps=1, out=out)
+    for text in ("{not json", "[1, 2]", '{"reps": "many"}'):
+        (out / "manifest.json").write_text(text)
+        code, stdout, err = cli("sweep", str(RISK), "--out", str(out), "--resume")
+        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err + stdout
+        assert err.startswith(f"dmesim: {out / 'manifest.json'}: "), err
+    (out / "sweep.parquet").unlink()
+    code, _, err = cli("plot", str(out), "--out", str(tmp_path / "r.png"))
+    assert code == 2 and err.count("\n") == 1 and "manifest.json" in err
+
+
+def test_resume_refuses_shards_without_a_manifest(tmp_path: Path) -> None:
+    sim.sweep(SAFE, reps=1, out=tmp_path)
+    for name in ("manifest.json", "sweep.parquet", "sweep.csv"):
+        (tmp_path / name).unlink()
+    with pytest.raises(runner.SweepError, match="manifest.json is missing"):
+        sim.sweep(SAFE, reps=1, out=tmp_path, resume=True)

@@ -1,0 +1,197 @@
+"""Scenario files that must be refused when read, each with one line naming file, place and
+problem (exit status 2, no traceback), and the JSON Schema of scenario files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from helpers import SCENARIOS
+from sim.cli import main
+from sim.scenario import ScenarioError, json_schema, load, parse_duration, validate
+
+HEAD = "horizon: 30d\n"
+USERS = "users: [{name: a, devices: [{name: p}]}]\n"
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(main, list(args))
+    return r.exit_code, r.stdout, r.stderr
+
+
+BAD = {
+    # values PyYAML cannot convert: a line and column, not a traceback
+    "impossible date": (HEAD + "start_date: 2026-13-01\n" + USERS,
+                        "line 2, column 13: cannot read '2026-13-01' as a date (month must be in 1..12)"),
+    "impossible date as a name": ("name: 2026-02-30\n" + HEAD + USERS,
+                                  "line 1, column 7: cannot read '2026-02-30' as a date"),
+    "!!int": (HEAD + "seed: !!int abc\n" + USERS, "line 2, column 7: cannot read 'abc' as an integer"),
+    "!!float": (HEAD + "seed: !!float abc\n" + USERS, "line 2, column 7: cannot read 'abc' as a number"),
+    "!!bool": (HEAD + "seed: !!bool maybe\n" + USERS, "line 2, column 7: cannot read 'maybe' as a boolean"),
+    "nesting": ("horizon: " + "[" * 5000 + "]" * 5000 + "\n", "the YAML is nested too deeply"),
+    "duplicate key": (HEAD + USERS + "horizon: 40d\n", "line 3, column 1: duplicate key 'horizon' (first on line 1)"),
+    "nested duplicate key": (HEAD + "users: [{name: a, devices: [{name: p, name: q}]}]\n",
+                             "line 2, column 39: duplicate key 'name' (first on line 2)"),
+    # files that validated but crashed `run`
+    "# in a device name": (HEAD + "users: [{name: a, devices: [{name: 'p#1'}]}]\n",
+                           "users[0].devices[0].name: '#' is reserved for replacement devices"),
+    "# in a created device's name": (HEAD + USERS + "timeline: [{at: 1d, action: server_add_device, "
+                                     "user: a, name: 'p#2'}]\n",
+                                     "timeline[0].name: '#' is reserved"),
+    "reserved user": (HEAD + "users: [{name: escrow-admins, devices: [{name: p}]}]\n",
+                      "users[0].name: 'escrow-admins' is reserved for the escrow admins' chain"),
+    "reserved device": (HEAD + "users: [{name: a, devices: [{name: escrow}]}]\n",
+                        "users[0].devices[0].name: 'escrow' is reserved for the user's escrow device"),
+    "EA devices sharing a name": (HEAD + USERS + "account: {escrow: {enabled_at: 1d, admins: [{name: x, "
+                                  "devices: [{name: l}]}, {name: y, devices: [{name: l}]}]}}\n",
+                                  "account.escrow.admins[1].devices[0].name: two EA devices share the name 'l'"),
+    "EA device named like the EA backup": (HEAD + USERS + "account: {escrow: {enabled_at: 1d, admins: "
+                                           "[{name: x, devices: [{name: ea-backup}]}]}}\n",
+                                           "account.escrow.admins[0].devices[0].name: 'ea-backup' is reserved"),
+    "zero horizon": ("horizon: 0d\n" + USERS, "horizon: the horizon must be longer than 0 days"),
+    "endless horizon": ("horizon: 1000000y\n" + USERS, "horizon: the horizon is capped at 100y (36500 days)"),
+    "infinite duration": ("horizon: 1" + "0" * 400 + "d\n" + USERS,
+                          "horizon: the duration is too large (found '1000"),
+    "Argon2 memory": (HEAD + "argon2: {memory_kib: 99999999999999}\n" + USERS,
+                      "argon2.memory_kib: Input should be less than or equal to 4194304"),
+    "Argon2 passes": (HEAD + "argon2: {passes: 0}\n" + USERS, "argon2.passes: Input should be greater than"),
+    "Argon2 lanes": (HEAD + "argon2: {memory_kib: 8, lanes: 2}\n" + USERS,
+                     "argon2: memory_kib must be at least 8 per lane"),
+    # the name is a folder name
+    "name escaping runs/": ("name: ../../escape\n" + HEAD + USERS, "name: the name is used as a folder name"),
+    "empty name": ("name: ''\n" + HEAD + USERS, "name: the name is used as a folder name"),
+    "name with a slash": ("name: a/b\n" + HEAD + USERS, "name: the name is used as a folder name"),
+    "hidden name": ("name: .x\n" + HEAD + USERS, "name: the name is used as a folder name"),
+    # lenient input
+    "boolean seed": (HEAD + "seed: true\n" + USERS, "seed: Input should be a valid integer (found True)"),
+    "text boolean": (HEAD + "post_quantum: 'yes'\n" + USERS, "post_quantum: Input should be a valid boolean"),
+    "text count": (HEAD + USERS + "behaviour: {backup_keys: {count: '2'}}\n",
+                   "behaviour.backup_keys.count: Input should be a valid integer"),
+    "boolean probability": (HEAD + USERS + "behaviour: {approval: {probability: true}}\n",
+                            "behaviour.approval.probability: Input should be a valid number"),
+    "number as a date": (HEAD + "start_date: 20260101\n" + USERS, "start_date: expected a date"),
+    "a field the action does not use": (HEAD + USERS + "timeline: [{at: 1d, action: lose, user: a, "
+                                        "device: p, by: p}]\n",
+                                        "timeline[0].by: lose does not use by (it uses user, device)"),
+    "a user for an EA action": (HEAD + USERS + "account: {escrow: {enabled_at: 1d, admins: [{name: x, "
+                                "devices: [{name: l}]}]}}\ntimeline: [{at: 2d, action: compromise_ea_device, "
+                                "user: a, device: l}]\n",
+                                "timeline[0].user: compromise_ea_device does not use user"),
+    # the file's sweep section
+    "bad sweep.vary value": (HEAD + USERS + "sweep: {vary: {behaviour.backup_keys.count: [1, -1]}}\n",
+                             "sweep.vary.behaviour.backup_keys.count[1]: Input should be greater than or equal to 0"),
+    "bad sweep.vary path": (HEAD + USERS + "sweep: {vary: {users.5.name: [b]}}\n",
+                            "sweep.vary.users.5.name: no list item '5'"),
+    "sweep.vary value deep inside": (HEAD + USERS + "sweep: {vary: {users.0.devices.0.fate: [{lost: 3}]}}\n",
+                                     "sweep.vary.users.0.devices.0.fate[0]: users[0].devices[0].fate.lost.fixed: "
+                                     "duration 3 has no unit"),
+    "duplicate sweep.vary value": (HEAD + USERS + "sweep: {vary: {horizon: [1d, 24h]}}\n",
+                                   "sweep.vary.horizon[1]: gives the same scenario as value [0] (1d)"),
+    "empty sweep.vary list": (HEAD + USERS + "sweep: {vary: {horizon: []}}\n",
+                              "sweep.vary.horizon: List should have at least 1 item"),
+    "varied sweep section": (HEAD + USERS + "sweep: {vary: {sweep.reps: [1]}}\n",
+                             "sweep.vary.sweep.reps: the sweep section cannot be varied"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_refused_with_one_line(tmp_path: Path, case: str, command: str) -> None:
+    text, expected = BAD[case]
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    code, out, err = invoke(command, str(f), *(["--out", str(tmp_path / "out")] if command == "run" else []))
+    assert code == 2, err + out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    line = lines[0].removeprefix("dmesim: ")  # run says who is speaking; validate lists files
+    assert line.startswith(f"{f}: ") and expected in line, line
+    assert "Traceback" not in err + out
+    assert not (tmp_path / "out").exists()
+
+
+def test_validate_goes_on_after_a_file_yaml_cannot_convert(tmp_path: Path) -> None:
+    files = []
+    for i, text in enumerate([HEAD + "start_date: 2026-13-01\n" + USERS, HEAD + "seed: !!int x\n" + USERS,
+                              HEAD + USERS, HEAD + USERS + "horizon: 2d\n"]):
+        files.append(tmp_path / f"{i}.yaml")
+        files[-1].write_text(text)
+    code, out, err = invoke("validate", *map(str, files))
+    assert code == 2
+    assert out.splitlines() == [f"{files[2]}: ok"]
+    assert [line.split(":")[0] for line in err.splitlines()] == [str(files[i]) for i in (0, 1, 3)]
+
+
+def test_accepted_inputs_stay_accepted(tmp_path: Path) -> None:
+    ok = {"name": "my-run_2.v1", "horizon": "100y", "seed": 3, "post_quantum": True,
+          "start_date": "2026-01-01", "argon2": {"memory_kib": 4194304, "passes": 1, "lanes": 4},
+          "behaviour": {"approval": {"probability": 1}},  # an integer probability is a number
+          "users": [{"name": "a", "devices": [{"name": "p", "fate": {"lost": "3d"},
+                                               "replacement": {"after": "1d"}}]}],
+          "timeline": [{"at": "5d", "action": "lose", "user": "a", "device": "p#2"},
+                       {"at": "6d", "action": "revoke", "user": "a", "device": "p#2", "by": "web"}],
+          "sweep": {"vary": {"behaviour.backup_keys.count": [0, 1]}}}
+    s = validate(ok)
+    assert s.horizon == 36500 and s.start_date is not None and s.start_date.isoformat() == "2026-01-01"
+    # YAML anchors and merge keys may override what they merge
+    f = tmp_path / "merge.yaml"
+    f.write_text("horizon: 30d\nusers: [{name: a, devices: [{<<: &d {name: p, kind: phone}, kind: laptop}, "
+                 "{<<: *d, name: q}]}]\n")
+    s = load(f)
+    assert [(d.name, d.kind) for d in s.users[0].devices] == [("p", "laptop"), ("q", "phone")]
+
+
+def test_every_included_scenario_still_validates() -> None:
+    for f in sorted(SCENARIOS.glob("*.yaml")):
+        load(f)
+
+
+def test_scenario_error_is_raised_from_python_too() -> None:
+    data: dict[str, Any] = yaml.safe_load(HEAD + USERS) | {"sweep": {"vary": {"seed": [True]}}}
+    with pytest.raises(ScenarioError) as exc:
+        validate(data, "f.yaml")
+    assert exc.value.path == "sweep.vary.seed[0]" and "valid integer" in exc.value.problem
+
+
+# ---------------------------------------------------------------- the JSON Schema
+
+
+def test_schema_types_durations_as_strings_with_the_parser_pattern() -> None:
+    import re
+
+    schema = json_schema()
+    horizon = schema["properties"]["horizon"]
+    assert horizon["type"] == "string"
+    pattern = re.compile(horizon["pattern"])
+    for text in ("90d", "1d12h", "2w", "1y", "30m", " 1.5d ", ".5h"):
+        assert pattern.search(text), text
+        parse_duration(text)
+    for text in ("90", "-3d", "3 days", ""):
+        assert not pattern.search(text), text
+    joins_at = schema["$defs"]["DeviceSpec"]["properties"]["joins_at"]
+    assert joins_at["oneOf"][0]["type"] == "string" and joins_at["default"] == "0d"
+    assert schema["$defs"]["Sessions"]["properties"]["length"]["default"] == "1h"
+    assert "number" not in json.dumps(schema["$defs"]["Uniform"])
+
+
+def test_every_included_scenario_validates_against_the_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    code, out, _ = invoke("schema")
+    assert code == 0
+    schema = json.loads(out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    files = sorted(SCENARIOS.glob("*.yaml"))
+    assert len(files) == 21
+    for f in files:
+        # as an editor sees the file: dates are text
+        data = json.loads(json.dumps(yaml.safe_load(f.read_text()), default=str))
+        errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(data)]
+        assert not errors, (f.name, errors[:3])
+    bad = {"horizon": 30, "users": [{"name": "a", "devices": [{"name": "p", "joins_at": "3"}]}]}
+    assert len(list(validator.iter_errors(bad))) == 2
