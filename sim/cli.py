@@ -225,16 +225,18 @@ def sweep(scenario: Path, reps: int | None, vary: tuple[str, ...], seed: int | N
 
 def sweep_table(df: Any) -> str:
     """Per grid point: replications, P(any loss) with its 95% Wilson interval, mean
-    fraction of messages lost, median day of the first loss, mean fraction exposed."""
-    from .plots import loss_risk, sweep_groups
+    fraction of messages lost, median day of the first loss (censored at the horizon:
+    :func:`sim.plots.median_first_loss`), mean fraction exposed."""
+    from .plots import loss_risk, median_first_loss, sweep_groups
 
     risk = loss_risk(df)
     rows = [("grid point", "reps", "P(any loss) [95% CI]", "mean lost", "median first loss",
              "mean exposed")]
     for (label, g), (_, r) in zip(sweep_groups(df), risk.iterrows(), strict=True):
-        first = g["first_loss_at"].median()
+        first = median_first_loss(g)
         rows.append((label, str(r["n"]), f"{r['p']:.3f} [{r['low']:.3f}, {r['high']:.3f}]",
-                     f"{g['fraction_lost'].mean():.1%}", "none" if first != first else f"day {first:.0f}",
+                     f"{g['fraction_lost'].mean():.1%}",
+                     f"> day {g['horizon_days'].max():g}" if first is None else f"day {first:.0f}",
                      f"{g['fraction_exposed'].mean():.1%}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w)

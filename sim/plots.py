@@ -230,6 +230,17 @@ def _mean_interval(x: np.ndarray, confidence: float) -> tuple[float, float, floa
     return mean, max(0.0, float(ci.low)), min(1.0, float(ci.high))
 
 
+def median_first_loss(rows: pd.DataFrame) -> float | None:
+    """The median day of the first permanent loss over all replications, censored at the
+    horizon: the first day by which half of them lost something (None: not within the
+    horizon). Not the median over the replications that lost something."""
+    if not len(rows):
+        return None
+    curve = risk_curve(rows)
+    reached = curve["t"][curve["p"] >= 0.5]
+    return float(reached.iloc[0]) if len(reached) else None
+
+
 def _categorical_axis(ax: Axes, labels: list[str]) -> None:
     ax.set_xticks(range(len(labels)), labels, rotation=20 if max(map(len, labels), default=0) > 12 else 0,
                   ha="right" if max(map(len, labels), default=0) > 12 else "center")

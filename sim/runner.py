@@ -119,10 +119,13 @@ def _show(value: Any) -> Any:
     return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6).strip()
 
 
-def _label(overrides: Mapping[str, Any]) -> str:
-    if not overrides:
+def _label(overrides: Mapping[str, Any], vary: Mapping[str, list[Any]]) -> str:
+    """A grid point's name in tables and legends: the values of the paths that take more
+    than one value (every path's when none does)."""
+    shown = [p for p in overrides if len(vary[p]) > 1] or list(overrides)
+    if not shown:
         return "base"
-    return ", ".join(f"{short_path(p)}={'none' if v is None else _show(v)}" for p, v in overrides.items())
+    return ", ".join(f"{short_path(p)}={'none' if overrides[p] is None else _show(overrides[p])}" for p in shown)
 
 
 def short_path(path: str) -> str:
@@ -469,7 +472,7 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
             raise SweepError(f"{file}: sweep.vary.{path}: replications already draw independent "
                              "seeds; give the root seed with --seed instead")
     points = grid(full_vary)
-    labels = [_label(p) for p in points]
+    labels = [_label(p, full_vary) for p in points]
     point_scenarios: list[Scenario] = []
     hashes: dict[str, int] = {}
     for i, p in enumerate(points):

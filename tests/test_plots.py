@@ -188,3 +188,15 @@ def test_one_run_draws_no_interval(df: pd.DataFrame) -> None:
     ax = plots.fraction_lost(df[df["rep"] == 0])
     assert [seg.size for seg in ax.containers[0].lines[2][0].get_segments()] == [0, 0, 0]
     assert [seg.size for seg in plots.fraction_lost(df).containers[0].lines[2][0].get_segments()] == [4, 4, 4]
+
+
+def test_median_first_loss_is_censored_at_the_horizon(df: pd.DataFrame) -> None:
+    """Over all replications: 3 of 10 lost something, so the median is not reached (the
+    median over those 3 alone, day 20, would be wrong); 4 of 4 lost, by days 1–4: day 2."""
+    from sim.cli import sweep_table
+
+    medians = [plots.median_first_loss(g) for _, g in plots.sweep_groups(df)]
+    assert medians == [None, None, 2.0]
+    lines = sweep_table(df).splitlines()
+    assert lines[1].split()[-3:-1] == ["day", "100"] and lines[1].split()[-4] == ">"
+    assert lines[3].split()[-3:-1] == ["day", "2"]
