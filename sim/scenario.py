@@ -577,7 +577,14 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
                                         "share one chain)"))
             if d.name == _EA_BACKUP:
                 problems.append((where, f"{_EA_BACKUP!r} is reserved for the EA backup key"))
+            if d.replacement is not None:
+                problems.append((f"account.escrow.admins[{i}].devices[{j}].replacement",
+                                 "EA devices are not replaced automatically: list the next EA device "
+                                 "with its own joins_at"))
             ea_devices.add(d.name)
+    voicemail_to = "voicemail is the user's own: to is for mail"
+    if s.traffic.voicemail is not None and s.traffic.voicemail.to:
+        problems.append(("traffic.voicemail.to", voicemail_to))
     for i, u in enumerate(s.users):
         names = [d.name for d in u.devices]
         if len(set(names)) != len(names):
@@ -588,6 +595,8 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
         bk = s.behaviour_of(u).backup_keys
         if bk and bk.by and bk.by not in names:
             problems.append((f"users[{i}].behaviour.backup_keys.by", f"unknown device {bk.by!r} of {u.name}"))
+        if u.traffic is not None and u.traffic.voicemail is not None and u.traffic.voicemail.to:
+            problems.append((f"users[{i}].traffic.voicemail.to", voicemail_to))
         mail = s.traffic_of(u).mail
         for k, to in enumerate(mail.to if mail else []):
             if to not in users:
@@ -598,6 +607,8 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
             if getattr(e, field) is not None and field not in _USES[e.action]:
                 problems.append((f"{where}.{field}", f"{e.action} does not use {field} (it uses "
                                  f"{', '.join(f for f in _EVENT_FIELDS if f in _USES[e.action])})"))
+        if e.action == "send" and e.app == "voicemail" and e.to is not None:
+            problems.append((f"{where}.to", voicemail_to))
         need = _NEEDS.get(e.action)
         if need and getattr(e, need) is None:
             problems.append((f"{where}.{need}", f"{e.action} needs {need}"))

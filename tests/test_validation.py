@@ -96,6 +96,15 @@ BAD = {
                               "sweep.vary.horizon: List should have at least 1 item"),
     "varied sweep section": (HEAD + USERS + "sweep: {vary: {sweep.reps: [1]}}\n",
                              "sweep.vary.sweep.reps: the sweep section cannot be varied"),
+    # settings the simulation would ignore
+    "voicemail to someone": (HEAD + USERS + "traffic: {voicemail: {every: 2d, to: [a]}}\n",
+                             "traffic.voicemail.to: voicemail is the user's own: to is for mail"),
+    "scripted voicemail to someone": (HEAD + "users: [{name: a, devices: [{name: p}]}, {name: b, devices: [{name: q}]}]\n"
+                                      "timeline: [{at: 1d, action: send, user: a, app: voicemail, to: b}]\n",
+                                      "timeline[0].to: voicemail is the user's own: to is for mail"),
+    "replaced EA device": (HEAD + USERS + "account: {escrow: {enabled_at: 1d, admins: [{name: x, devices: "
+                           "[{name: e, fate: {lost: 5d}, replacement: {after: 1d}}]}]}}\n",
+                           "account.escrow.admins[0].devices[0].replacement: EA devices are not replaced"),
 }
 
 
