@@ -43,11 +43,6 @@ def name_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big")
 
 
-def draw(rng: np.random.Generator, dist: Dist) -> float:
-    """One draw, in days, from a scenario distribution."""
-    return dist.sample(rng)
-
-
 @dataclass
 class DeviceState:
     """What the behaviour layer knows of a device beyond the protocol: the spec it
@@ -60,25 +55,14 @@ class DeviceState:
 
 
 @dataclass
-class Person:
-    """One user's behaviour: their devices' runtime state, random streams, backup papers.
+class Draws:
+    """Random streams made on first use, one per purpose of a draw (see
+    :data:`sim.simulation.STREAMS`; ``stream(purpose, *extra)`` makes one), and draws from
+    them: draws of one purpose never shift those of another, so that varying one policy
+    in a sweep leaves every other draw of the history where it was."""
 
-    ``stream(name, *extra)`` makes the person's random stream ``name`` (see
-    :data:`sim.simulation.STREAMS`). Each purpose of a draw (a device's fates, approvals,
-    revocations, backup keys…) has its own stream, made on first use, so that varying one
-    policy in a sweep leaves every other draw of the history where it was."""
-
-    name: str
-    behaviour: Behaviour
-    traffic: Traffic
     stream: Callable[..., np.random.Generator]
-    devices: dict[str, DeviceState] = field(default_factory=dict)
-    papers: dict[str, str] = field(default_factory=dict)  # backup name → string still held
-    changed: simpy.Event | None = None
-    duties: set[str] = field(default_factory=set)  # pending duties with a process waiting
-    recovering: bool = False
-    escrow_accepted: bool = False
-    _rngs: dict[tuple[Any, ...], np.random.Generator] = field(default_factory=dict)
+    _rngs: dict[tuple[Any, ...], np.random.Generator] = field(default_factory=dict, kw_only=True)
 
     def rng(self, purpose: str, *extra: int) -> np.random.Generator:
         key = (purpose, *extra)
@@ -87,12 +71,28 @@ class Person:
         return self._rngs[key]
 
     def draw(self, dist: Dist, purpose: str, *extra: int) -> float:
-        """One draw, in days, from the stream of ``purpose`` (a fixed duration draws nothing)."""
+        """One draw, in days (a fixed duration makes no stream)."""
         return dist.fixed if isinstance(dist, Fixed) else dist.sample(self.rng(purpose, *extra))
 
     def chance(self, p: float, purpose: str, *extra: int) -> bool:
         """True with probability ``p`` (always one draw, so policies stay coupled)."""
         return bool(self.rng(purpose, *extra).random() < p)
+
+
+@dataclass
+class Person(Draws):
+    """One user's behaviour: their devices' runtime state, random streams (a device's fates,
+    approvals, revocations, backup keys…: :class:`Draws`), backup papers."""
+
+    name: str
+    behaviour: Behaviour
+    traffic: Traffic
+    devices: dict[str, DeviceState] = field(default_factory=dict)
+    papers: dict[str, str] = field(default_factory=dict)  # backup name → string still held
+    changed: simpy.Event | None = None
+    duties: set[str] = field(default_factory=set)  # pending duties with a process waiting
+    recovering: bool = False
+    escrow_accepted: bool = False
 
 
 class Behaviours:
@@ -223,8 +223,9 @@ class Behaviours:
         person.duties.discard(what)
         if by is not None and pending():
             self.attempt(person.name, what, lambda: act(by))
-            self.check_stranded(person)
-            self.notify(person)
+            if not pending():  # done; a refused duty waits for the next change, not this instant
+                self.check_stranded(person)
+                self.notify(person)
 
     def fate(self, person: Person, state: DeviceState) -> Proc:
         fate = state.spec.fate
@@ -340,7 +341,8 @@ class Behaviours:
             by = yield from self.wait_online(person, makers)
             if by is None:
                 self.account.log.add(self.env.now, person.name, "refused", chosen, detail=(
-                    f"create backup key: {chosen or 'no device'} is no longer in the user's hands"))
+                    f"create backup key: {chosen} is no longer in the user's hands" if chosen
+                    else "create backup key: no device is left in the user's hands"))
                 return
             lost = spec.paper_lost if person.chance(spec.paper_lost_probability, "backup") else None
             self.create_backup(person, by, self.fresh_name(person, "backup"), lost)

@@ -171,9 +171,11 @@ def effective_n(hit: np.ndarray, rep: np.ndarray) -> float:
 
 
 def _one_horizon(g: pd.DataFrame) -> float:
+    from .runner import SweepError
+
     horizons = sorted(g["horizon_days"].unique()) if "horizon_days" in g else []
     if len(horizons) > 1:
-        raise ValueError(f"a group pools runs of different horizons ({', '.join(f'{h:g}' for h in horizons)} "
+        raise SweepError(f"a group pools runs of different horizons ({', '.join(f'{h:g}' for h in horizons)} "
                          "days): group by horizon_days too")
     return float(horizons[0]) if len(horizons) else float("nan")
 
@@ -234,11 +236,10 @@ def median_first_loss(rows: pd.DataFrame) -> float | None:
     """The median day of the first permanent loss over all replications, censored at the
     horizon: the first day by which half of them lost something (None: not within the
     horizon). Not the median over the replications that lost something."""
-    if not len(rows):
-        return None
-    curve = risk_curve(rows)
-    reached = curve["t"][curve["p"] >= 0.5]
-    return float(reached.iloc[0]) if len(reached) else None
+    n = len(rows)
+    first = np.sort(rows["first_loss_at"].to_numpy(dtype=float))  # no loss (NaN) sorts last
+    t = first[(n + 1) // 2 - 1] if n else np.nan  # the first t with at least n/2 losses by t
+    return None if np.isnan(t) or t > _one_horizon(rows) else float(t)
 
 
 def _categorical_axis(ax: Axes, labels: list[str]) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime as dt
-import itertools
 import json
 import math
 import platform
@@ -23,7 +22,6 @@ import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -34,14 +32,16 @@ from pydantic import BaseModel
 
 from .analysis import atomic_write
 from .scenario import (
+    GridError,
     Scenario,
-    ScenarioError,
     apply_overrides,
+    duration_text,
+    grid,
+    grid_scenarios,
     parse_duration,
     read_yaml,
     scenario_hash,
     validate,
-    vary_problem,
 )
 
 # Summary keys that describe the configuration rather than the outcome.
@@ -52,12 +52,13 @@ SUMMARY_ORDER = ("horizon_days", "messages", "readable", "recoverable", "lost", 
                  "any_loss", "first_loss_at", "generations_lost", "ea_generations_lost", "exposed",
                  "fraction_exposed")
 TABLE, MANIFEST, SHARDS, TRACES = "sweep", "manifest.json", "shards", "traces"
+SWEEP_FORMAT = 2  # of the folder; 2: per-purpose random streams (a resume never mixes formats)
 VERSIONED = ("dmesim", "numpy", "pandas", "pyarrow", "simpy", "cryptography", "pydantic", "scipy",
              "matplotlib")
 
 
-class SweepError(Exception):
-    """A sweep that cannot run as asked; ``str()`` is one readable line."""
+class SweepError(ValueError):
+    """A sweep that cannot run (or be charted) as asked; ``str()`` is one readable line."""
 
 
 # ---------------------------------------------------------------- the grid
@@ -102,12 +103,6 @@ def _split_top(text: str) -> list[str]:
         else:
             cur += ch
     return [*parts, cur]
-
-
-def grid(vary: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
-    """The cartesian product of ``vary``, first path slowest; ``[{}]`` when nothing varies."""
-    paths = list(vary)
-    return [dict(zip(paths, values, strict=True)) for values in itertools.product(*vary.values())]
 
 
 def _show(value: Any) -> Any:
@@ -164,10 +159,6 @@ def _is_duration(field: Any) -> bool:
                                       for a in typing.get_args(field.annotation))
 
 
-def _days(x: float) -> str:
-    return f"{format(Decimal(repr(float(x))), 'f')}d"  # exact round trip, no exponent
-
-
 def _raw(value: Any, duration: bool = False) -> Any:
     if isinstance(value, BaseModel):
         fields = type(value).model_fields
@@ -178,7 +169,7 @@ def _raw(value: Any, duration: bool = False) -> Any:
     if isinstance(value, dict):
         return {k: _raw(v) for k, v in value.items()}
     if duration and isinstance(value, int | float) and not isinstance(value, bool):
-        return _days(value)
+        return duration_text(value)
     return value
 
 
@@ -273,10 +264,8 @@ def _executor(workers: int | None, scheduler: str | None,
                 cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                        dashboard_address=None)
                 client = Client(cluster)
-            elif scheduler.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
+            else:  # an address (checked by _check_scheduler)
                 client = Client(scheduler, timeout="20s")
-            else:
-                raise SweepError(f"--scheduler {scheduler!r}: expected 'local' or tcp://HOST:PORT")
         except OSError as exc:
             if cluster is not None:
                 cluster.close()
@@ -447,9 +436,6 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
         raise SweepError("traces are written to the output folder: give out=…")
     outdir = Path(out) if out is not None else None
     old = _read_manifest(outdir) if resume and outdir is not None and (outdir / MANIFEST).exists() else None
-    if old is not None and old.get("seed") is None and old.get("scenario_hash") == scenario_hash(
-            base.model_copy(update={"sweep": None})):
-        old["seed"] = base.seed  # an earlier version recorded no seed when the scenario's was used
     spec = base.sweep
     if reps is None:
         reps = old["reps"] if old is not None else (spec.reps if spec is not None else 100)
@@ -462,44 +448,33 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
                              "give the root seed with --seed instead")
         if not isinstance(values, list) or not values:
             raise SweepError(f"--vary {path}: expected a non-empty list of values, found {values!r}")
-        problem = vary_problem(data, {path: values}, file)
-        if problem is not None:
-            _, k, text = problem
-            raise SweepError(f"--vary {path}" + ("" if k is None else f"={_show(values[k])}") + f": {text}")
     full_vary = {**(spec.vary if spec is not None else {}), **given}
     for path in full_vary:
         if path in ID_COLUMNS:
             raise SweepError(f"{file}: sweep.vary.{path}: replications already draw independent "
                              "seeds; give the root seed with --seed instead")
+    try:
+        point_scenarios = grid_scenarios(data, full_vary, file)
+    except GridError as exc:
+        if exc.path is None:
+            raise SweepError(f"--vary: {exc.problem}" if given else f"{file}: sweep.vary: {exc.problem}") from None
+        value = "" if exc.index is None else f"={_show(full_vary[exc.path][exc.index])}"
+        where = f"--vary {exc.path}{value}" if exc.path in given else f"{file}: sweep.vary.{exc.path}"
+        raise SweepError(f"{where}: {exc.problem}") from None
     points = grid(full_vary)
     labels = [_label(p, full_vary) for p in points]
-    point_scenarios: list[Scenario] = []
-    hashes: dict[str, int] = {}
-    for i, p in enumerate(points):
-        blame = "--vary" if any(path in given for path in p) else f"{file}: sweep.vary"
-        try:
-            s = validate(apply_overrides(data, p, file), file, sweep=False)
-        except ScenarioError as exc:
-            raise SweepError(f"{blame}: grid point {labels[i]}: {exc.path}: {exc.problem}") from None
-        h = scenario_hash(s)
-        if h in hashes:
-            raise SweepError(f"{blame}: grid points {labels[hashes[h]]} and {labels[i]} are the same "
-                             "scenario (a duplicate grid point)")
-        hashes[h] = i
-        point_scenarios.append(s)
     root_seed = seed if seed is not None else base.seed  # the seed the sweep actually uses
-    seeds = [seed if seed is not None else s.seed for s in point_scenarios]
     columns = _columns(points)
     params = list(full_vary)
 
     done: set[tuple[int, int]] = set()
     frames: list[pd.DataFrame] = []
     manifest = {
-        "dmesim_sweep": 1, "scenario": base.name, "file": file,
+        "dmesim_sweep": SWEEP_FORMAT, "scenario": base.name, "file": file,
         "scenario_hash": scenario_hash(base.model_copy(update={"sweep": None})),
         "seed": root_seed, "reps": reps, "vary": full_vary, "traces": traces, "versions": versions(),
         "complete": False,
-        "points": [{"point": i, "label": labels[i], "overrides": p, "seed": seeds[i],
+        "points": [{"point": i, "label": labels[i], "overrides": p, "seed": root_seed,
                     "scenario_hash": scenario_hash(s)}
                    for i, (p, s) in enumerate(zip(points, point_scenarios, strict=True))],
     }
@@ -510,7 +485,6 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
         if outdir is not None:
             frames, done = _prepare(outdir, manifest, old)
         todo = {i: [r for r in range(reps) if (i, r) not in done] for i in range(len(points))}
-        frames = [f[f["rep"] < reps] for f in frames]
         total = sum(len(v) for v in todo.values())
         size = batch_size or max(1, min(20, math.ceil(total / (4 * n_workers)) if total else 1))
         tasks = [_Task(i, tuple(rs[k:k + size])) for i, rs in todo.items() for k in range(0, len(rs), size)]
@@ -520,7 +494,7 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
         bar = _bar(progress, total, reps * len(points))
         try:
             for task, result in _outcomes(pool, tasks, lambda t: (
-                    run_batch, data, file, points[t.point], seeds[t.point], list(t.reps), traces)):
+                    run_batch, data, file, points[t.point], root_seed, list(t.reps), traces)):
                 frame = _frame(task, result["rows"], {p: columns[p][task.point] for p in params},
                                labels[task.point])
                 if outdir is not None:
@@ -584,6 +558,9 @@ def _check_folder(out: Path, manifest: dict[str, Any], resume: bool, old: dict[s
                                         or any((out / SHARDS).glob("*.parquet"))):
             raise SweepError(f"{out} holds no sweep ({MANIFEST} is missing); choose another --out")
         return
+    if old.get("dmesim_sweep") != SWEEP_FORMAT:
+        raise SweepError(f"{out} holds a sweep of an earlier dmesim (format {old.get('dmesim_sweep')}, "
+                         f"now {SWEEP_FORMAT}) whose replications draw other histories; choose another --out")
     if old.get("scenario_hash") != manifest["scenario_hash"]:
         raise SweepError(f"{out} holds a sweep with a different scenario; resume needs the same "
                          "scenario, seed, --vary grid and traces setting")

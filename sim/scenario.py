@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -607,6 +608,8 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
             if getattr(e, field) is not None and field not in _USES[e.action]:
                 problems.append((f"{where}.{field}", f"{e.action} does not use {field} (it uses "
                                  f"{', '.join(f for f in _EVENT_FIELDS if f in _USES[e.action])})"))
+        if e.name in (_ESCROW_DEVICE, _EA_BACKUP):
+            problems.append((f"{where}.name", f"{e.name!r} is reserved for the escrow device and the EA backup key"))
         if e.action == "send" and e.app == "voicemail" and e.to is not None:
             problems.append((f"{where}.to", voicemail_to))
         need = _NEEDS.get(e.action)
@@ -643,46 +646,69 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
 def validate(data: Any, file: str = "<scenario>", *, sweep: bool = True) -> Scenario:
     """Validate parsed YAML; raise :class:`ScenarioError` (first problem) on failure.
 
-    With ``sweep`` (the default), every value of the file's ``sweep.vary`` is also set in
-    the scenario and checked (a problem is reported at ``sweep.vary.PATH[k]``)."""
+    With ``sweep`` (the default), every grid point of the file's ``sweep.vary`` is also
+    checked (a value bad on its own is reported at ``sweep.vary.PATH[k]``)."""
     s = _validate(data, file)
     if sweep and s.sweep is not None and s.sweep.vary:
-        problem = vary_problem(data, s.sweep.vary, file)
-        if problem is not None:
-            path, k, text = problem
-            raise ScenarioError(file, f"sweep.vary.{path}" + ("" if k is None else f"[{k}]"), text)
+        vary = s.sweep.vary
+        try:
+            grid_scenarios(data, vary, file)
+        except GridError as exc:
+            where = "sweep.vary" + ("" if exc.path is None else f".{exc.path}")
+            raise ScenarioError(file, where + ("" if exc.index is None else f"[{exc.index}]"), exc.problem) from None
     return s
 
 
-def vary_problem(data: dict[str, Any], vary: dict[str, list[Any]],
-                 file: str = "<scenario>") -> tuple[str, int | None, str] | None:
-    """The first value of ``vary`` that does not give a valid scenario when set in ``data``,
-    or that gives the same scenario as an earlier value of its path: (path, index of the
-    value or None when the path itself is wrong, problem); None when all are good."""
-    for path, values in vary.items():
+class GridError(Exception):
+    """A grid point that is not a valid scenario: blamed on one ``path`` (and the ``index``
+    of its value) when that alone is bad, else on the whole point (``path`` None)."""
+
+    def __init__(self, problem: str, path: str | None = None, index: int | None = None) -> None:
+        super().__init__(problem)
+        self.problem, self.path, self.index = problem, path, index
+
+
+def grid(vary: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The cartesian product of ``vary``, first path slowest; ``[{}]`` when nothing varies."""
+    paths = list(vary)
+    return [dict(zip(paths, values, strict=True)) for values in itertools.product(*vary.values())]
+
+
+def grid_scenarios(data: dict[str, Any], vary: dict[str, list[Any]], file: str = "<scenario>") -> list[Scenario]:
+    """The scenario of each grid point of ``vary`` set in ``data``, or :class:`GridError`
+    for the first bad point, a duplicate point, or a varied ``sweep`` section."""
+    for path in vary:
         if path.split(".")[0] == "sweep":
-            return path, None, "the sweep section cannot be varied"
-        seen: dict[str, int] = {}
-        for k, value in enumerate(values):
-            try:
-                varied = apply_overrides(data, {path: value}, file)
-            except ScenarioError as exc:
-                return path, None, exc.problem
-            try:
-                digest = scenario_hash(_validate(varied, file))
-            except ScenarioError as exc:
-                inner = exc.problem if exc.path in ("", _path(tuple(
-                    int(x) if x.isdigit() else x for x in path.split(".")))) else f"{exc.path}: {exc.problem}"
-                return path, k, inner
-            if digest in seen:
-                j = seen[digest]
+            raise GridError("the sweep section cannot be varied", path)
+    out: list[Scenario] = []
+    seen: dict[str, dict[str, Any]] = {}
+    for point in grid(vary):
+        try:
+            s = _validate(apply_overrides(data, point, file), file)
+        except ScenarioError as exc:
+            for path, value in point.items():  # a path or a value bad on its own takes the blame
                 try:
-                    earlier = yaml.safe_dump([values[j]], default_flow_style=True, width=10**6).strip()[1:-1]
-                except yaml.YAMLError:
-                    earlier = repr(values[j])
-                return path, k, f"gives the same scenario as value [{j}] ({earlier}): a duplicate grid point"
-            seen[digest] = k
-    return None
+                    alone = apply_overrides(data, {path: value}, file)
+                except ScenarioError as bad_path:
+                    raise GridError(bad_path.problem, path) from None
+                try:
+                    _validate(alone, file)
+                except ScenarioError as bad:
+                    own = bad.path in ("", _path(tuple(int(x) if x.isdigit() else x for x in path.split("."))))
+                    raise GridError(bad.problem if own else f"{bad.path}: {bad.problem}", path,
+                                    vary[path].index(value)) from None
+            raise GridError(f"grid point {_show_point(point)}: {exc.path}: {exc.problem}") from None
+        digest = scenario_hash(s)
+        if digest in seen:
+            raise GridError(f"grid points {_show_point(seen[digest])} and {_show_point(point)} are the same "
+                            "scenario (a duplicate grid point)")
+        seen[digest] = point
+        out.append(s)
+    return out
+
+
+def _show_point(point: dict[str, Any]) -> str:
+    return yaml.safe_dump(point, default_flow_style=True, sort_keys=False, width=10**6).strip()
 
 
 def _validate(data: Any, file: str) -> Scenario:

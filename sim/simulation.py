@@ -13,16 +13,16 @@ import simpy
 
 from . import traffic
 from .adversary import Adversaries
-from .behaviour import Behaviours, Person, draw, name_key
+from .behaviour import Behaviours, Draws, Person, name_key
 from .crypto import Crypto
 from .protocol import EA_USER, Account, ProtocolError, Sealed
-from .scenario import Event, Scenario, load
+from .scenario import Dist, Event, Scenario, load
 
 # Named child streams, one per purpose of a draw: a new kind of draw gets a new index and
 # shifts no other stream, and varying one policy leaves the draws of every other alone.
 STREAMS = {"keys": 0, "escrow_admins": 1, "traffic": 2, "sessions": 3, "fates": 4, "approval": 5,
            "fingerprint": 6, "revocation": 7, "notice": 8, "backup": 9, "recovery": 10, "escrow": 11,
-           "mitm": 12, "leak": 13, "server": 14}
+           "mitm": 12, "leak": 13, "server": 14, "ea_attack": 15}
 
 
 def stream(seed: int, rep: int, name: str, *extra: int) -> np.random.Generator:
@@ -58,8 +58,8 @@ class Simulation:
         self.senders: list[str] = []  # of each message in self.sealed
         self.behaviours = Behaviours(self)
         self.people = {
-            u.name: Person(u.name, scenario.behaviour_of(u), scenario.traffic_of(u),
-                           partial(self.stream, extra=(name_key(u.name),)))
+            u.name: Person(partial(self.stream, extra=(name_key(u.name),)), u.name,
+                           scenario.behaviour_of(u), scenario.traffic_of(u))
             for u in scenario.users
         }
         self._start()
@@ -91,9 +91,13 @@ class Simulation:
     def _escrow(self) -> Any:
         spec = self.scenario.account.escrow
         assert spec is not None
-        rng = self.stream("escrow_admins")
         devices = [d for admin in spec.admins for d in admin.devices]
-        joins = [max(spec.enabled_at, draw(rng, d.joins_at)) for d in devices]
+        admins = Draws(self.stream)  # a stream per EA device and for the EA backup's paper
+
+        def draw(name: str, dist: Dist) -> float:
+            return admins.draw(dist, "escrow_admins", name_key(name))
+
+        joins = [max(spec.enabled_at, draw(d.name, d.joins_at)) for d in devices]
         joins[0] = spec.enabled_at  # the first EA device enables escrow: it joins then
         yield self.env.timeout(spec.enabled_at)
         first = devices[0]
@@ -101,16 +105,16 @@ class Simulation:
         self.labels[(EA_USER, first.name)] = first.kind
         self.labels[(EA_USER, "ea-backup")] = "backup"
         if spec.ea_backup_paper_lost is not None:
-            self.env.process(self._ea_gone("ea-backup", self.env.now + draw(rng, spec.ea_backup_paper_lost),
-                                           "paper_lost"))
+            lost = draw("ea-backup", spec.ea_backup_paper_lost)
+            self.env.process(self._ea_gone("ea-backup", self.env.now + lost, "paper_lost"))
         attack = self.scenario.adversary.ea_compromise
-        if attack is not None and rng.random() < attack.probability:
-            self.env.process(self._compromise_ea(first.name, draw(rng, attack.after)))
+        if attack is not None and admins.chance(attack.probability, "ea_attack"):
+            self.env.process(self._compromise_ea(first.name, admins.draw(attack.after, "ea_attack")))
         for d, at in zip(devices, joins, strict=True):
             if d is not first:
                 self.env.process(self._ea_device(d.name, d.kind, at))
             if d.fate is not None:
-                self.env.process(self._ea_gone(d.name, max(at, self.env.now) + draw(rng, d.fate.after),
+                self.env.process(self._ea_gone(d.name, max(at, self.env.now) + draw(d.name, d.fate.after),
                                                d.fate.kind))
 
     def _confirmed_ea_devices(self) -> list[str]:

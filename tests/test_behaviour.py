@@ -228,3 +228,23 @@ users:
 """)
     ea = r.devices[r.devices["user"] == "escrow-admins"].set_index("device")
     assert (ea.loc["a1", "added_at"], ea.loc["a1", "lost_at"]) == (50.0, 60.0)
+
+
+def test_the_ea_attack_and_the_ea_paper_move_no_ea_device_loss() -> None:
+    base = {"horizon": "2y", "argon2": {"memory_kib": 8, "passes": 1},
+            "users": [{"name": "alice", "devices": [{"name": "phone"}]}],
+            "account": {"escrow": {"enabled_at": "10d", "admins": [{"name": "admin", "devices": [
+                {"name": "ea1", "fate": {"lost": {"exp": "200d"}}},
+                {"name": "ea2", "joins_at": {"exp": "30d"}, "fate": {"lost": {"exp": "300d"}}}]}]}}}
+
+    def ea_losses(extra: dict[str, Any]) -> list[Any]:
+        data = base | extra
+        if "ea_backup_paper_lost" in extra:
+            data = base | {"account": {"escrow": base["account"]["escrow"] | extra}}
+        r = Simulation(validate(data)).run()
+        ea = r.devices[(r.devices["user"] == "escrow-admins") & (r.devices["kind"] == "ea")]
+        return ea[["device", "added_at", "lost_at"]].values.tolist()
+
+    alone = ea_losses({})
+    assert ea_losses({"adversary": {"ea_compromise": {"probability": 0.5, "after": {"exp": "90d"}}}}) == alone
+    assert ea_losses({"ea_backup_paper_lost": {"exp": "1y"}}) == alone

@@ -177,11 +177,16 @@ def test_pooled_grid_points_count_shared_histories_once() -> None:
     assert risk["high"] - risk["low"] > np.subtract(*wilson(15, 60)[::-1])  # wider than 60 independent runs
 
 
-def test_a_group_of_runs_with_different_horizons_is_refused(df: pd.DataFrame) -> None:
+def test_a_group_of_runs_with_different_horizons_is_refused(df: pd.DataFrame, tmp_path: Path) -> None:
     df.loc[df["point"] == 2, "horizon_days"] = 50.0
     with pytest.raises(ValueError, match="different horizons"):
         plots.loss_risk(df, by="behaviour.backup_keys.count")
     plots.loss_risk(df)  # each grid point has one horizon
+    df.to_parquet(tmp_path / "sweep.parquet")
+    r = CliRunner().invoke(main, ["plot", str(tmp_path), "--kind", "risk", "--by", "behaviour.backup_keys.count",
+                                  "--out", str(tmp_path / "r.png")])
+    assert r.exit_code == 2 and "different horizons (50, 100 days)" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
 
 def test_one_run_draws_no_interval(df: pd.DataFrame) -> None:

@@ -383,17 +383,20 @@ def test_a_bad_command_line_value_is_blamed_on_vary(tmp_path: Path) -> None:
 
 
 def test_a_grid_point_bad_only_in_combination_is_named() -> None:
-    with pytest.raises(runner.SweepError, match=r"^--vary: grid point devices\.0\.fate=\{lost: 0d\}, "
-                                                r"devices\.0\.replacement=\{after: 0d\}: users\[0\]\.devices\[0\]: "
-                                                "replacement: with the fate and the replacement both after 0 days"):
+    with pytest.raises(runner.SweepError, match=r"^--vary: grid point \{users\.0\.devices\.0\.fate: \{lost: 0d\}, "
+                                                r"users\.0\.devices\.0\.replacement: \{after: 0d\}\}: "
+                                                r"users\[0\]\.devices\[0\]: replacement: with the fate and the "
+                                                "replacement both after 0 days"):
         sim.sweep(SAFE, reps=1, vary={"users.0.devices.0.fate": [{"lost": "0d"}],
                                       "users.0.devices.0.replacement": [{"after": "0d"}]})
 
 
 @pytest.mark.parametrize("args, message", [
     (["--vary", "behaviour.backup_keys.count=1,1"],
-     "--vary behaviour.backup_keys.count=1: gives the same scenario as value [0] (1): a duplicate grid point"),
-    (["--vary", "horizon=1d,24h"], "--vary horizon=24h: gives the same scenario as value [0] (1d)"),
+     "--vary: grid points {behaviour.backup_keys.count: 1} and {behaviour.backup_keys.count: 1} are the "
+     "same scenario (a duplicate grid point)"),
+    (["--vary", "horizon=1d,24h"], "--vary: grid points {behaviour.backup_keys.count: 0, horizon: 1d} and "
+     "{behaviour.backup_keys.count: 0, horizon: 24h} are the same scenario"),
     (["--vary", "horizon=1d", "--vary", "horizon=2d"], "--vary horizon: the path is given twice"),
     (["--vary", "sweep.reps=1,2"], "--vary sweep.reps: the sweep section cannot be varied"),
     (["--scheduler", "foo"], "--scheduler 'foo': expected 'local' or tcp://HOST:PORT"),
@@ -435,12 +438,12 @@ def test_resume_with_the_seed_actually_used(tmp_path: Path, monkeypatch: pytest.
     assert len(df) == 2 and ran == []
     with pytest.raises(runner.SweepError, match=r"different seed \(0, not 3\)"):
         sim.sweep(SAFE, reps=2, seed=3, out=tmp_path, resume=True)
-    # a manifest of an earlier version recorded null for the scenario's seed
+    # a sweep of an earlier format drew other histories: resuming it would mix them
     m = json.loads((tmp_path / "manifest.json").read_text())
-    (tmp_path / "manifest.json").write_text(json.dumps(m | {"seed": None}))
-    assert len(sim.sweep(SAFE, reps=2, seed=0, out=tmp_path, resume=True)) == 2
-    (tmp_path / "manifest.json").write_text(json.dumps(m | {"seed": None}))
-    assert len(sim.sweep(SAFE, reps=2, out=tmp_path, resume=True)) == 2 and ran == []
+    (tmp_path / "manifest.json").write_text(json.dumps(m | {"dmesim_sweep": 1, "seed": None}))
+    with pytest.raises(runner.SweepError, match=r"earlier dmesim \(format 1, now 2\)"):
+        sim.sweep(SAFE, reps=4, out=tmp_path, resume=True)
+    assert ran == []
 
 
 def test_resume_never_drops_replications(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -480,3 +483,13 @@ def test_resume_refuses_shards_without_a_manifest(tmp_path: Path) -> None:
         (tmp_path / name).unlink()
     with pytest.raises(runner.SweepError, match="manifest.json is missing"):
         sim.sweep(SAFE, reps=1, out=tmp_path, resume=True)
+
+
+def test_a_grid_valid_only_in_combination_runs() -> None:
+    """Renaming the device and the backup key's maker together: each value alone would be a
+    bad scenario, every grid point is a good one."""
+    data = apply_overrides(SAFE, {"behaviour": {"backup_keys": {"count": 1, "by": "phone"}}})
+    data["sweep"] = {"vary": {"users.0.devices.0.name": ["handset"], "behaviour.backup_keys.by": ["handset"]}}
+    df = sim.sweep(data, reps=2)
+    assert len(df) == 2 and (df["ops_argon2id"] > 0).all()
+    validate(data)

@@ -91,7 +91,7 @@ BAD = {
                                      "sweep.vary.users.0.devices.0.fate[0]: users[0].devices[0].fate.lost.fixed: "
                                      "duration 3 has no unit"),
     "duplicate sweep.vary value": (HEAD + USERS + "sweep: {vary: {horizon: [1d, 24h]}}\n",
-                                   "sweep.vary.horizon[1]: gives the same scenario as value [0] (1d)"),
+                                   "sweep.vary: grid points {horizon: 1d} and {horizon: 24h} are the same scenario"),
     "empty sweep.vary list": (HEAD + USERS + "sweep: {vary: {horizon: []}}\n",
                               "sweep.vary.horizon: List should have at least 1 item"),
     "varied sweep section": (HEAD + USERS + "sweep: {vary: {sweep.reps: [1]}}\n",
@@ -102,6 +102,9 @@ BAD = {
     "scripted voicemail to someone": (HEAD + "users: [{name: a, devices: [{name: p}]}, {name: b, devices: [{name: q}]}]\n"
                                       "timeline: [{at: 1d, action: send, user: a, app: voicemail, to: b}]\n",
                                       "timeline[0].to: voicemail is the user's own: to is for mail"),
+    "event naming the escrow device": (HEAD + USERS + "timeline: [{at: 1d, action: create_backup_key, user: a, "
+                                       "by: p, name: escrow}]\n",
+                                       "timeline[0].name: 'escrow' is reserved"),
     "replaced EA device": (HEAD + USERS + "account: {escrow: {enabled_at: 1d, admins: [{name: x, devices: "
                            "[{name: e, fate: {lost: 5d}, replacement: {after: 1d}}]}]}}\n",
                            "account.escrow.admins[0].devices[0].replacement: EA devices are not replaced"),
