@@ -75,8 +75,8 @@ class Draws:
         return dist.fixed if isinstance(dist, Fixed) else dist.sample(self.rng(purpose, *extra))
 
     def chance(self, p: float, purpose: str, *extra: int) -> bool:
-        """True with probability ``p`` (always one draw, so policies stay coupled)."""
-        return bool(self.rng(purpose, *extra).random() < p)
+        """True with probability ``p``: one draw, none when the outcome is certain."""
+        return p >= 1.0 or (p > 0.0 and bool(self.rng(purpose, *extra).random() < p))
 
 
 @dataclass
