@@ -3,6 +3,7 @@ state and the record; :func:`run` returns a :class:`~sim.analysis.Result`."""
 
 from __future__ import annotations
 
+import bisect
 import gc
 from functools import partial
 from pathlib import Path
@@ -167,9 +168,12 @@ class Simulation:
         reads message ciphertext, so the seals are made back to back here: the same seals
         to the same keys, cheaper than one between every two events."""
         drawn = traffic.drawn(self.people.values(), self.account.users, self.scenario.horizon)
-        users = self.account.users
-        scripted = [(t, u, int(traffic.generation_at(users[u], np.array([t]))[0]), a, s)
-                    for t, u, a, s in self._scripted]
+        created: dict[str, list[float]] = {}  # per user, when each generation was created
+        scripted = []
+        for t, u, a, s in self._scripted:
+            if u not in created:
+                created[u] = [g.created_at for g in self.account.users[u].generations]
+            scripted.append((t, u, bisect.bisect_right(created[u], t), a, s))  # the latest at t
         at, user, gen, app, sender = ([row[k] for row in scripted] + drawn[k] for k in range(5))
         order = np.argsort(at, kind="stable")  # ties keep this order: scripted sends first
         for n, i in enumerate(order.tolist(), 1):
