@@ -582,21 +582,19 @@ def _check_folder(out: Path, manifest: dict[str, Any], resume: bool, old: dict[s
 
 def _prepare(out: Path, manifest: dict[str, Any], old: dict[str, Any] | None,
              ) -> tuple[list[pd.DataFrame], set[tuple[int, int]]]:
-    """Make the output folder ready (checked by :func:`_check_folder`); on resume, the
-    frames and (point, rep) pairs already done."""
+    """Make the output folder ready (checked by :func:`_check_folder`; the caller writes the
+    manifest); on resume, the frames and (point, rep) pairs already done."""
     (out / SHARDS).mkdir(parents=True, exist_ok=True)
     if manifest["traces"]:
         (out / TRACES).mkdir(exist_ok=True)
     for stale in [*(out / SHARDS).glob(".*.tmp"), *(out / TRACES).glob(".*.tmp")]:
         stale.unlink(missing_ok=True)  # left by a killed write; the shard itself was never renamed
     if old is None:
-        _write_manifest(out, manifest)
         return [], set()
     saved = {p.name for p in (out / SHARDS).glob("*.parquet")}
     for orphan in (out / TRACES).glob("*.parquet"):
         if orphan.name not in saved:  # traces of a batch killed before its summary shard
             orphan.unlink()
-    _write_manifest(out, manifest)
     for suffix in ("parquet", "csv"):  # rebuilt at the end; a stale table must not outlive a rerun
         (out / f"{TABLE}.{suffix}").unlink(missing_ok=True)
     frames = _read_shards(out / SHARDS)
