@@ -175,7 +175,7 @@ def explain(run_dir: Path, message_id: str, device: str) -> None:
 @click.option("--resume", is_flag=True, help="Continue the sweep saved in --out.")
 @click.option("--traces", is_flag=True, help="Also keep every replication's message table.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help="Replications per task (default: about four tasks per worker).")
+              help="Replications per task (default: about 16 tasks per worker, at most 20 reps each).")
 @click.option("--charts/--no-charts", default=True,
               help="Write risk, fraction, policy and tradeoff charts.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar (only on a terminal).")

@@ -168,6 +168,12 @@ def test_batch_size_and_threads_do_not_change_the_table(serial: pd.DataFrame) ->
         pd.testing.assert_frame_equal(sim.sweep(RISK, **SMALL, executor=pool, batch_size=3), serial)
 
 
+@pytest.mark.parametrize(("total", "workers", "size"), [(24, 2, 1), (100, 2, 4), (100, 1, 7), (5000, 2, 20), (3, 8, 1)])
+def test_default_batches_keep_every_worker_busy_to_the_end(total: int, workers: int, size: int) -> None:
+    """About 16 tasks per worker (so a worker finishing early takes the next), at most 20 reps each."""
+    assert runner.default_batch_size(total, workers) == size
+
+
 def test_outputs_and_manifest(serial: pd.DataFrame, tmp_path: Path) -> None:
     sim.sweep(RISK, **SMALL, out=tmp_path, traces=True, batch_size=3)
     csv = pd.read_csv(tmp_path / "sweep.csv")
