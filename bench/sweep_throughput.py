@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 import sim
+from sim.runner import local_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,13 +30,11 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=24)
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    from dask.distributed import LocalCluster
-
     sim.sweep(args.scenario, reps=1)  # warm-up: imports and caches, not counted
     times: dict[str, list[float]] = {}
     tables: dict[str, pd.DataFrame] = {}
-    # the cluster is started outside the timing: its start-up is a one-off cost
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
+    # the cluster of --scheduler local, started outside the timing: its start-up is a one-off cost
+    with local_cluster() as cluster:
         modes = {"serial": {}, "--workers 2": {"workers": 2},
                  "dask LocalCluster, 2 workers": {"scheduler": cluster.scheduler_address}}
         for _ in range(args.rounds):

@@ -387,15 +387,14 @@ class Behaviours:
         u = self.protocol_user(person)
         if u is None:
             return set()
-        have: set[int] = set()
-        for d in u.active():
-            if self.usable(person, d.name):
-                have |= u.boxed(d.name)
         extra: set[int] = set()
         for d in u.active():
             if d.kind in (BACKUP, ESCROW) and self.account.available(person.name, d.name):
                 extra |= u.boxed(d.name)
-        return extra - have
+        for d in u.active() if extra else ():
+            if self.usable(person, d.name):
+                extra -= u.boxed(d.name)
+        return extra
 
     def check_stranded(self, person: Person) -> None:
         if person.recovering or not self.recovery_gain(person):

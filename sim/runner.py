@@ -253,6 +253,17 @@ class _Task:
         return f"p{self.point:05d}-r{self.reps[0]:07d}-{self.reps[-1]:07d}"
 
 
+def local_cluster() -> Any:
+    """The dask LocalCluster of ``--scheduler local``: 2 single-threaded worker processes,
+    without the dashboard and without the workers' statistical profiler (it samples every
+    thread's stack each 10 ms; sweeps ran 4–12% faster without it)."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.worker.profile.enabled": False}):  # passed on to the workers
+        return LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+
+
 @contextmanager
 def _executor(workers: int | None, scheduler: str | None,
               executor: cf.Executor | None) -> Iterator[tuple[cf.Executor | None, int, str]]:
@@ -262,14 +273,13 @@ def _executor(workers: int | None, scheduler: str | None,
         return
     if scheduler:
         try:
-            from distributed import Client, LocalCluster
+            from distributed import Client
         except ImportError:
             raise SweepError("--scheduler needs dask.distributed: pip install 'dmesim[dask]'") from None
         cluster = None
         try:
             if scheduler == "local":
-                cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                cluster = local_cluster()
                 client = Client(cluster)
             else:  # an address (checked by _check_scheduler)
                 client = Client(scheduler, timeout="20s")
