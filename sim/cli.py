@@ -94,7 +94,8 @@ def run(scenario: Path, seed: int | None, out: Path | None, charts: bool) -> Non
         users = sorted(set(result.devices["user"]) - {"escrow-admins"})
         plots.save(plots.timeline(result.devices, result.messages, horizon=s.horizon),
                    out / CHARTS[0])
-        plots.save(plots.approval_graph(result.devices, users[0]), out / CHARTS[1])
+        if users:  # no user's device joined before the horizon: no graph to draw
+            plots.save(plots.approval_graph(result.devices, users[0]), out / CHARTS[1])
     click.echo(summary_table(result.summary))
     click.echo(f"wrote {out}/")
 

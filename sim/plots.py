@@ -35,7 +35,7 @@ def timeline(devices: pd.DataFrame, messages: pd.DataFrame, user: str | None = N
     devs = devices if user is None else devices[devices["user"] == user]
     msgs = messages if user is None else messages[messages["user"] == user]
     devs = devs[devs["user"] != "escrow-admins"] if user is None else devs
-    ax = _ax(ax, figsize=(10, 1.2 + 0.45 * max(len(devs), 1)))
+    ax = _ax(ax, figsize=(10, max(2.5, 1.2 + 0.45 * len(devs))))  # room for the legend below
     end = horizon if horizon is not None else float(
         pd.concat([devs["added_at"], msgs["sent_at"] if len(msgs) else devs["added_at"]]).max() or 1.0)
     cmap = plt.get_cmap("viridis")

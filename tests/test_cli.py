@@ -42,6 +42,15 @@ def test_run_writes_tables_charts_and_summary(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
 
 
+def test_run_where_no_device_joins_before_the_horizon(tmp_path: Path) -> None:
+    (tmp_path / "late.yaml").write_text("horizon: 30d\nusers:\n  - name: alice\n    devices:\n"
+                                        "      - {name: phone, joins_at: 40d}\n")
+    code, out, err = invoke("run", str(tmp_path / "late.yaml"), "--out", str(tmp_path / "o"))
+    assert code == 0 and "messages                0" in out and not err
+    assert (tmp_path / "o" / "timeline.png").exists()
+    assert not (tmp_path / "o" / "approval_graph.png").exists()  # nobody's graph to draw
+
+
 def test_seed_option_changes_a_stochastic_history(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     invoke("run", str(SCENARIOS / "quickstart.yaml"), "--out", str(a), "--no-charts")
