@@ -465,11 +465,7 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
                              "give the root seed with --seed instead")
         if not isinstance(values, list) or not values:
             raise SweepError(f"--vary {path}: expected a non-empty list of values, found {values!r}")
-    full_vary = {**(spec.vary if spec is not None else {}), **given}
-    for path in full_vary:
-        if path in ID_COLUMNS:
-            raise SweepError(f"{file}: sweep.vary.{path}: replications already draw independent "
-                             "seeds; give the root seed with --seed instead")
+    full_vary = {**(spec.vary if spec is not None else {}), **given}  # the file's: checked by validate
     try:
         point_scenarios = grid_scenarios(data, full_vary, file)
     except GridError as exc:

@@ -171,7 +171,7 @@ class Uniform(_Model):
 
 class _LogNormal(_Model):
     median: Duration
-    sigma: StrictFloat = Field(gt=0)
+    sigma: StrictFloat = Field(gt=0, le=10, description="at most 10 (one sigma: e¹⁰ ≈ 22 000 times the median)")
 
 
 class LogNormal(_Model):
@@ -298,6 +298,23 @@ class Replacement(_Model):
 def _always_zero(dist: Dist) -> bool:
     """Whether ``dist`` only ever draws 0 days (a check on 64 draws of a fixed stream)."""
     return not dist.sample_many(np.random.default_rng(0), 64).any()
+
+
+def _mean(dist: Dist) -> float:
+    """The mean of ``dist`` in days, estimated from the same 64 draws."""
+    return float(dist.sample_many(np.random.default_rng(0), 64).mean())
+
+
+# Gaps so short that a run would not end: at most this many messages per user and app, or
+# online sessions per device, within the horizon (the large benchmark has ~330 messages per user)
+MAX_REPEATS = 1_000_000
+
+
+def _too_often(horizon: float, gap: float, what: str) -> str | None:
+    if horizon <= MAX_REPEATS * gap:
+        return None
+    return f"about {horizon / gap:.3g} {what} within the horizon (at most {MAX_REPEATS:,})"
+
 
 
 class DeviceSpec(_Model):
@@ -593,15 +610,32 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
         if _ESCROW_DEVICE in names:
             problems.append((f"users[{i}].devices[{names.index(_ESCROW_DEVICE)}].name",
                              f"{_ESCROW_DEVICE!r} is reserved for the user's escrow device"))
+        # a scenario-wide default is reported where it is written, not under the user
+        own_behaviour = u.behaviour is not None and "backup_keys" in u.behaviour.model_fields_set
         bk = s.behaviour_of(u).backup_keys
         if bk and bk.by and bk.by not in names:
-            problems.append((f"users[{i}].behaviour.backup_keys.by", f"unknown device {bk.by!r} of {u.name}"))
+            problems.append((f"users[{i}].behaviour.backup_keys.by" if own_behaviour
+                             else "behaviour.backup_keys.by", f"unknown device {bk.by!r} of {u.name}"))
         if u.traffic is not None and u.traffic.voicemail is not None and u.traffic.voicemail.to:
             problems.append((f"users[{i}].traffic.voicemail.to", voicemail_to))
+        own_mail = u.traffic is not None and "mail" in u.traffic.model_fields_set
         mail = s.traffic_of(u).mail
         for k, to in enumerate(mail.to if mail else []):
             if to not in users:
-                problems.append((f"users[{i}].traffic.mail.to[{k}]", f"unknown user {to!r}"))
+                problems.append((f"users[{i}].traffic.mail.to[{k}]" if own_mail else f"traffic.mail.to[{k}]",
+                                 f"unknown user {to!r}"))
+        for app in ("voicemail", "mail"):
+            stream = getattr(s.traffic_of(u), app)
+            own = u.traffic is not None and app in u.traffic.model_fields_set
+            if stream is not None and (problem := _too_often(s.horizon, _mean(stream.every), "messages")):
+                problems.append((f"users[{i}].traffic.{app}.every" if own else f"traffic.{app}.every", problem))
+        for j, d in enumerate(u.devices):
+            if isinstance(d.online, Sessions) and (problem := _too_often(
+                    s.horizon, _mean(d.online.every) + _mean(d.online.length), "online sessions")):
+                problems.append((f"users[{i}].devices[{j}].online", problem))
+    if s.sweep is not None and "seed" in s.sweep.vary:
+        problems.append(("sweep.vary.seed", "replications already draw independent seeds; give the "
+                                            "root seed with --seed instead"))
     for i, e in enumerate(s.timeline):
         where = f"timeline[{i}]"
         for field in _EVENT_FIELDS:
@@ -630,6 +664,9 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
             problems.append((f"{where}.user", f"unknown user {e.user!r}"))
             continue
         known = {d.name for d in users[e.user].devices}
+        if e.action in ("paper_lost", "leak_backup") and e.device in known:
+            problems.append((f"{where}.device", f"{e.action} is for a backup key's string: {e.device!r} "
+                             "is a device (lose, steal, wipe or decommission it)"))
         known |= {x.name for x in s.timeline if x.name and x.user == e.user} | {"escrow"}
         for field in ("device", "by"):
             v = getattr(e, field)

@@ -124,6 +124,23 @@ BAD = {
                               "sweep.vary.horizon: List should have at least 1 item"),
     "varied sweep section": (HEAD + USERS + "sweep: {vary: {sweep.reps: [1]}}\n",
                              "sweep.vary.sweep.reps: the sweep section cannot be varied"),
+    "varied seed": (HEAD + USERS + "sweep: {vary: {seed: [1, 2]}}\n",
+                    "sweep.vary.seed: replications already draw independent seeds; give the root seed with --seed"),
+    # scenario-wide defaults are blamed where they are written
+    "default mail to nobody": (HEAD + USERS + "traffic: {mail: {every: 1d, to: [bob]}}\n",
+                               "traffic.mail.to[0]: unknown user 'bob'"),
+    "default backup maker unknown": (HEAD + USERS + "behaviour: {backup_keys: {by: laptop}}\n",
+                                     "behaviour.backup_keys.by: unknown device 'laptop' of a"),
+    # gaps so short that the run would never end
+    "traffic gap near zero": (HEAD + USERS + "traffic: {voicemail: {every: 0.0000000001d}}\n",
+                              "traffic.voicemail.every: about 3e+11 messages within the horizon (at most 1,000,000)"),
+    "sessions near zero": (HEAD + "users: [{name: a, devices: [{name: p, online: {every: 0.0000000001d, "
+                           "length: 0.0000000001d}}]}]\n",
+                           "users[0].devices[0].online: about 1.5e+11 online sessions within the horizon"),
+    "infinite sigma": (HEAD + USERS + "traffic: {voicemail: {every: {lognormal: {median: 1d, sigma: .inf}}}}\n",
+                       "sigma: Input should be less than or equal to 10"),
+    "lost paper of a device": (HEAD + USERS + "timeline: [{at: 1d, action: paper_lost, user: a, device: p}]\n",
+                               "timeline[0].device: paper_lost is for a backup key's string: 'p' is a device"),
     # settings the simulation would ignore
     "voicemail to someone": (HEAD + USERS + "traffic: {voicemail: {every: 2d, to: [a]}}\n",
                              "traffic.voicemail.to: voicemail is the user's own: to is for mail"),
@@ -192,10 +209,10 @@ def test_every_included_scenario_still_validates() -> None:
 
 
 def test_scenario_error_is_raised_from_python_too() -> None:
-    data: dict[str, Any] = yaml.safe_load(HEAD + USERS) | {"sweep": {"vary": {"seed": [True]}}}
+    data: dict[str, Any] = yaml.safe_load(HEAD + USERS) | {"sweep": {"vary": {"post_quantum": [False, 1]}}}
     with pytest.raises(ScenarioError) as exc:
         validate(data, "f.yaml")
-    assert exc.value.path == "sweep.vary.seed[0]" and "valid integer" in exc.value.problem
+    assert exc.value.path == "sweep.vary.post_quantum[1]" and "valid boolean" in exc.value.problem
 
 
 # ---------------------------------------------------------------- the JSON Schema
