@@ -53,11 +53,21 @@ class Adversaries:
         self._opened: dict[tuple[bytes, bytes], bytes | None] = {}  # (box, public key) → seed
 
     # ------------------------------------------------------------ compromises
+    def _add(self, adv: Adversary) -> None:
+        """One adversary per set of keys: the same keys taken again (a device stolen twice,
+        an EA device compromised and then stolen) add nothing; other keys under a name
+        already used (a second man-in-the-middle on one device) get ``#2``, ``#3``…"""
+        same = [a for a in self.all if a.name.split("#")[0] == adv.name]
+        if any(a.keys.verify_key == adv.keys.verify_key and a.device == adv.device for a in same):
+            return
+        if same:
+            adv.name = f"{adv.name}#{len(same) + 1}"
+        self.all.append(adv)
+
     def thief(self, user: str, device: str, at: float) -> None:
         d = self.account.users[user].devices[device]
         if d.keys is not None:
-            self.all.append(Adversary(f"thief:{user}/{device}", "thief", user, at, d.keys, device,
-                                      known=d.known))
+            self._add(Adversary(f"thief:{user}/{device}", "thief", user, at, d.keys, device, known=d.known))
 
     def server_device(self, user: str, name: str, at: float) -> None:
         """The server adds a device of its own (a valid self-signed DeviceAdd)."""
@@ -65,13 +75,13 @@ class Adversaries:
         keys = self.account.crypto.new_device_keys()
         u.add_device(name, at, keys=keys)
         u.gone(name, at, "server_device")  # never in the user's hands
-        self.all.append(Adversary(f"server:{user}/{name}", "server_device", user, at, keys, name))
+        self._add(Adversary(f"server:{user}/{name}", "server_device", user, at, keys, name))
 
     def leak_backup(self, user: str, backup: str, at: float) -> None:
         text = self.account.backup_strings[(user, backup)]
         name, keys = self.account.backup_keys(user, text, revoked_too=True)
-        self.all.append(Adversary(f"leak:{user}/{name}", "leaked_backup", user, at, keys, name,
-                                  known=self.account.users[user].devices[name].known))
+        self._add(Adversary(f"leak:{user}/{name}", "leaked_backup", user, at, keys, name,
+                            known=self.account.users[user].devices[name].known))
 
     def compromise_ea(self, device: str, at: float) -> None:
         ea = self.account.ea
@@ -79,8 +89,7 @@ class Adversaries:
             raise ProtocolError(f"{device} is not an EA device (yet)")
         d = ea.devices[device]
         if d.keys is not None:
-            self.all.append(Adversary(f"ea:{device}", "ea_compromise", EA_USER, at, d.keys, device,
-                                      known=d.known))
+            self._add(Adversary(f"ea:{device}", "ea_compromise", EA_USER, at, d.keys, device, known=d.known))
 
     # ------------------------------------------------------------ man in the middle
     def arm_mitm(self, user: str, device: str, at: float) -> Fork:
@@ -125,7 +134,7 @@ class Adversaries:
             ct = self.account.crypto.seal_box(seed, fork.keys.kem_public,
                                               u._binding(g, approver, fork.device))
             adv.extra_boxes.append(Box(g, approver, fork.device, ct, at))
-        self.all.append(adv)
+        self._add(adv)
         self.account.log.add(at, fork.user, "mitm_approved", fork.device,
                              detail=f"{approver} boxed {len(known)} generations to the attacker")
         return True

@@ -128,10 +128,12 @@ class Behaviours:
         return d.kind == PHYSICAL and d.gone_at is None and not d.revoked and d.keys is not None
 
     def fresh_name(self, person: Person, prefix: str) -> str:
-        """``prefix-N`` with the smallest N no device of the person's chain has."""
+        """``prefix-N`` with the smallest N that no device of the person's chain has and
+        that no device of the scenario will take later."""
         u = self.protocol_user(person)
+        planned = self.sim.planned_names[person.name]
         n = 1
-        while u is not None and f"{prefix}-{n}" in u.devices:
+        while (u is not None and f"{prefix}-{n}" in u.devices) or f"{prefix}-{n}" in planned:
             n += 1
         return f"{prefix}-{n}"
 

@@ -255,7 +255,9 @@ class User:
         return n
 
     def _signer(self, device: str, keys: DeviceKeys | None = None) -> dict[str, Any]:
-        d = self.devices[device]
+        d = self.devices.get(device)
+        if d is None:
+            raise ProtocolError(f"{self.id} has no device {device!r} (yet)")
         k = keys or d.keys
         if k is None or d.revoked:
             raise ProtocolError(f"{self.id}/{device} cannot sign (revoked or without keys)")

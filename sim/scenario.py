@@ -576,6 +576,8 @@ _USES = {
     "revoke_ea_device": {"device", "by"}, "compromise_ea_device": {"device"},
 }
 _EVENT_FIELDS = ("user", "device", "by", "app", "to", "name")
+# Actions on a device in the user's hands (the escrow device never is)
+_HELD_DEVICE_ACTIONS = ("lose", "steal", "wipe", "decommission", "online", "offline", "mitm")
 # Device names the simulation gives itself: a member's escrow device, the EA backup key
 _ESCROW_DEVICE, _EA_BACKUP = "escrow", "ea-backup"
 
@@ -667,6 +669,11 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
         if e.action in ("paper_lost", "leak_backup") and e.device in known:
             problems.append((f"{where}.device", f"{e.action} is for a backup key's string: {e.device!r} "
                              "is a device (lose, steal, wipe or decommission it)"))
+        if e.action in ("server_add_device", "create_backup_key") and e.name in known:
+            problems.append((f"{where}.name", f"{e.name!r} is the name of one of {e.user}'s devices"))
+        if e.action in _HELD_DEVICE_ACTIONS and e.device == _ESCROW_DEVICE:
+            problems.append((f"{where}.device", f"{e.action}: the escrow device is not in the user's hands "
+                             "(its secret is sealed to the escrow admins)"))
         known |= {x.name for x in s.timeline if x.name and x.user == e.user} | {"escrow"}
         for field in ("device", "by"):
             v = getattr(e, field)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bisect
 import gc
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,16 @@ class Simulation:
             for u in scenario.users
         }
         self._start()
+
+    @cached_property
+    def planned_names(self) -> dict[str, set[str]]:
+        """Per user, the device names the scenario gives (its devices, its scripted events'
+        names): a name the simulation makes up must not take one before its device joins."""
+        names = {u.name: {d.name for d in u.devices} for u in self.scenario.users}
+        for e in self.scenario.timeline:
+            if e.name is not None and e.user in names:
+                names[e.user].add(e.name)
+        return names
 
     def stream(self, name: str, *more: int, extra: tuple[int, ...] = ()) -> np.random.Generator:
         return stream(self.seed, self.rep, name, *extra, *more)
@@ -193,7 +203,12 @@ class Simulation:
         if e.action == "revoke_ea_device":
             others = [d for d in self._confirmed_ea_devices() if d != e.device] if acc.ea else []
             by = e.by or (others[0] if others else None)
-            b.attempt(EA_USER, e.action, lambda: acc.revoke_ea_device(str(by), str(e.device), now))
+
+            def revoke() -> None:
+                if by is None:
+                    raise ProtocolError("no other confirmed EA device is with the admins to sign it")
+                acc.revoke_ea_device(by, str(e.device), now)
+            b.attempt(EA_USER, e.action, revoke)
             for p in self.people.values():
                 b.notify(p)
             return

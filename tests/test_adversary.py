@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import SCENARIOS, run_file
-from sim.scenario import load
+from sim.scenario import load, validate
 from sim.simulation import Simulation
 
 
@@ -193,3 +193,28 @@ def test_fingerprint_checks_stop_every_mitm_in_a_stochastic_history() -> None:
         kinds = {w["kind"] for w in r.summary["adversaries"]}
         assert ("mitm" in kinds) is expect_mitm
         assert ("mitm_detected" in set(r.events["event"])) is not expect_mitm
+
+
+def test_each_adversary_has_its_own_name_and_the_same_keys_count_once() -> None:
+    """A second man-in-the-middle on one device holds other keys: ``#2``. An EA device
+    compromised and then stolen is one adversary, not two."""
+    data = {"horizon": "20d", "argon2": {"memory_kib": 8, "passes": 1}, "users": [
+        {"name": "alice", "devices": [{"name": "phone"}, {"name": "laptop", "joins_at": "5d"}],
+         "traffic": {"mail": {"every": "2d"}}}],
+        "account": {"escrow": {"enabled_at": "0d", "admins": [
+            {"name": "x", "devices": [{"name": "ea0", "fate": {"stolen": "15d"}}, {"name": "ea1"}]}]}},
+        "timeline": [
+            {"at": "6d", "action": "mitm", "user": "alice", "device": "laptop"},
+            {"at": "7d", "action": "approve", "user": "alice", "by": "phone"},
+            {"at": "10d", "action": "rotate", "user": "alice", "by": "phone"},
+            {"at": "12d", "action": "mitm", "user": "alice", "device": "laptop"},
+            {"at": "13d", "action": "approve", "user": "alice", "by": "phone"},
+            {"at": "14d", "action": "compromise_ea_device", "device": "ea0"}]}
+    r = Simulation(validate(data)).run()
+    windows = {w["adversary"]: w for w in r.summary["adversaries"]}
+    assert sorted(windows) == ["ea:ea0", "mitm:alice/laptop", "mitm:alice/laptop#2"]
+    assert windows["ea:ea0"]["since"] == 14.0
+    assert (windows["mitm:alice/laptop"]["generations"], windows["mitm:alice/laptop"]["window_end"]) == ("1,2", 10.0)
+    assert windows["mitm:alice/laptop#2"]["generations"] == "1,2,3"
+    for names in r.messages["exposed_to"]:
+        assert len(names.split(",")) == len(set(names.split(",")))

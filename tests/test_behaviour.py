@@ -91,6 +91,34 @@ timeline:
     assert r.summary["adversaries"] == []
 
 
+def test_automatic_names_leave_the_names_of_devices_that_join_later() -> None:
+    r = run("""
+users:
+  - name: alice
+    devices: [{name: phone}, {name: backup-1, joins_at: 5d}]
+timeline:
+  - {at: 1d, action: create_backup_key, user: alice, by: phone}
+""")
+    kinds = r.devices.set_index("device")["kind"].to_dict()
+    assert (kinds["backup-1"], kinds["backup-2"]) == ("physical", "backup")
+    assert events(r, "refused") == []
+
+
+def test_ea_revocations_without_a_signer_are_refused_on_the_record() -> None:
+    r = run("""
+account: {escrow: {enabled_at: 1d, admins: [{name: admin, devices: [{name: a1}, {name: a2, joins_at: 10d}]}]}}
+users:
+  - name: alice
+    devices: [{name: phone}]
+timeline:
+  - {at: 2d, action: revoke_ea_device, device: a1}
+  - {at: 3d, action: revoke_ea_device, device: a1, by: a2}
+""")
+    assert [(t, d) for t, _, d in events(r, "refused")] == [
+        (2.0, "revoke_ea_device: no other confirmed EA device is with the admins to sign it"),
+        (3.0, "revoke_ea_device: escrow-admins has no device 'a2' (yet)")]
+
+
 def test_a_scripted_send_at_the_instant_a_device_joins_goes_to_the_generation_it_adds() -> None:
     r = run("""
 horizon: 20d

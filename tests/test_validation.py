@@ -139,6 +139,13 @@ BAD = {
                            "users[0].devices[0].online: about 1.5e+11 online sessions within the horizon"),
     "infinite sigma": (HEAD + USERS + "traffic: {voicemail: {every: {lognormal: {median: 1d, sigma: .inf}}}}\n",
                        "sigma: Input should be less than or equal to 10"),
+    "lost escrow device": (HEAD + USERS + "account: {escrow: {enabled_at: 0d, admins: [{name: x, devices: "
+                           "[{name: e}]}]}}\ntimeline: [{at: 3d, action: lose, user: a, device: escrow}]\n",
+                           "timeline[0].device: lose: the escrow device is not in the user's hands"),
+    "scripted name of a later device": ("horizon: 30d\nusers: [{name: a, devices: [{name: p}, {name: l, "
+                                        "joins_at: 5d}]}]\ntimeline: [{at: 1d, action: server_add_device, "
+                                        "user: a, name: l}]\n",
+                                        "timeline[0].name: 'l' is the name of one of a's devices"),
     "lost paper of a device": (HEAD + USERS + "timeline: [{at: 1d, action: paper_lost, user: a, device: p}]\n",
                                "timeline[0].device: paper_lost is for a backup key's string: 'p' is a device"),
     # settings the simulation would ignore
