@@ -44,6 +44,10 @@ NULLABLE_INT = {"events": ["generation"]}
 Rows = list[dict[str, Any]] | list[tuple[Any, ...]]  # dicts, or tuples in COLUMNS order
 
 
+class FolderError(ValueError):
+    """A run or sweep folder whose files are damaged; ``str()`` names the file."""
+
+
 class Result:
     """The tables of one replication (see the README's *Results* section) and its summary.
 
@@ -85,14 +89,28 @@ class Result:
 
     @classmethod
     def read(cls, run_dir: str | Path) -> Result:
+        """The result written to ``run_dir`` by :meth:`write`; :class:`FolderError` if a
+        file is damaged or lacks columns."""
         run_dir = Path(run_dir)
-        tables: dict[str, Rows | pd.DataFrame] = {
-            name: pd.read_csv(run_dir / f"{name}.csv", keep_default_na=False,
-                              dtype={c: str if c in TEXT else "Int64"
-                                     for c in cols if c in TEXT or c in NULLABLE_INT.get(name, ())},
-                              na_values={c: [""] for c in cols if c not in TEXT})
-            for name, cols in COLUMNS.items()}
-        return cls(tables, json.loads((run_dir / "summary.json").read_text()))
+        tables: dict[str, Rows | pd.DataFrame] = {}
+        for name, cols in COLUMNS.items():
+            path = run_dir / f"{name}.csv"
+            try:
+                df = pd.read_csv(path, keep_default_na=False,
+                                 dtype={c: str if c in TEXT else "Int64"
+                                        for c in cols if c in TEXT or c in NULLABLE_INT.get(name, ())},
+                                 na_values={c: [""] for c in cols if c not in TEXT})
+            except ValueError as exc:  # empty, truncated, or values of the wrong type
+                raise FolderError(f"{path}: not a readable {name} table ({exc})") from None
+            if missing := [c for c in cols if c not in df.columns]:
+                raise FolderError(f"{path}: not a {name} table (no column {', '.join(missing)})")
+            tables[name] = df
+        path = run_dir / "summary.json"
+        try:
+            summary = json.loads(path.read_text())
+        except ValueError as exc:
+            raise FolderError(f"{path}: not readable JSON ({exc})") from None
+        return cls(tables, summary)
 
     def explain(self, message_id: str, device: str) -> str:
         return explain(self, message_id, device)

@@ -42,9 +42,10 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyError as exc:
             _fail(str(exc.args[0] if exc.args else exc))
         except Exception as exc:
+            from .analysis import FolderError
             from .runner import SweepError
 
-            if isinstance(exc, SweepError):
+            if isinstance(exc, SweepError | FolderError):
                 _fail(str(exc))
             raise
 

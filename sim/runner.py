@@ -30,7 +30,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel
 
-from .analysis import atomic_write
+from .analysis import FolderError, atomic_write
 from .scenario import (
     GridError,
     Scenario,
@@ -374,14 +374,22 @@ def _write_shard(out: Path, task: _Task, frame: pd.DataFrame, traces: pd.DataFra
 
 
 def _read_shards(folder: Path) -> list[pd.DataFrame]:
-    return [pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))]
+    return [_read_parquet(p, "shard (delete it, and resume to run its replications again)")
+            for p in sorted(folder.glob("*.parquet"))]
+
+
+def _read_parquet(path: Path, what: str) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except ValueError as exc:  # pyarrow's ArrowInvalid: truncated or not Parquet
+        raise FolderError(f"{path}: not a readable {what}: {exc}") from None
 
 
 def read_sweep(out: str | Path) -> pd.DataFrame:
     """The table of the sweep written to ``out`` (assembled from its shards if unfinished)."""
     out = Path(out)
     if (out / f"{TABLE}.parquet").exists():
-        return pd.read_parquet(out / f"{TABLE}.parquet")
+        return _read_parquet(out / f"{TABLE}.parquet", "sweep table")
     if not (out / MANIFEST).exists():
         raise FileNotFoundError(f"{out}: not a sweep folder (no {MANIFEST}); use dmesim sweep --out")
     manifest = _read_manifest(out)
@@ -608,9 +616,9 @@ def _prepare(out: Path, manifest: dict[str, Any], old: dict[str, Any] | None,
     for orphan in (out / TRACES).glob("*.parquet"):
         if orphan.name not in saved:  # traces of a batch killed before its summary shard
             orphan.unlink()
+    frames = _read_shards(out / SHARDS)  # before anything is removed: a damaged shard stops here
     for suffix in ("parquet", "csv"):  # rebuilt at the end; a stale table must not outlive a rerun
         (out / f"{TABLE}.{suffix}").unlink(missing_ok=True)
-    frames = _read_shards(out / SHARDS)
     done = {(int(p), int(r)) for f in frames for p, r in zip(f["point"], f["rep"], strict=True)}
     return frames, done
 

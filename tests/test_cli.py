@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -49,6 +50,20 @@ def test_run_where_no_device_joins_before_the_horizon(tmp_path: Path) -> None:
     assert code == 0 and "messages                0" in out and not err
     assert (tmp_path / "o" / "timeline.png").exists()
     assert not (tmp_path / "o" / "approval_graph.png").exists()  # nobody's graph to draw
+
+
+@pytest.mark.parametrize(("damage", "problem"), [
+    (lambda d: (d / "messages.csv").write_text(""), "messages.csv: not a readable messages table"),
+    (lambda d: (d / "summary.json").write_text("{"), "summary.json: not readable JSON"),
+    (lambda d: (d / "messages.csv").write_text("message_id,user\nm1,alice\n"),
+     "messages.csv: not a messages table (no column sender, app"),
+])
+def test_explain_on_a_damaged_run_folder_says_which_file(tmp_path: Path, damage: Any, problem: str) -> None:
+    invoke("run", str(SCENARIOS / "help_article.yaml"), "--out", str(tmp_path), "--no-charts")
+    damage(tmp_path)
+    code, out, err = invoke("explain", str(tmp_path), "--message", "m1", "--device", "phone")
+    assert code == 2 and not out and err.startswith(f"dmesim: {tmp_path}/{problem}"), err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_seed_option_changes_a_stochastic_history(tmp_path: Path) -> None:

@@ -279,6 +279,23 @@ def test_resume_after_lost_shards_and_with_more_reps(serial: pd.DataFrame, tmp_p
     pd.testing.assert_frame_equal(more[more["rep"] < 4].reset_index(drop=True), serial)
 
 
+def test_a_damaged_shard_stops_the_resume_before_anything_is_removed(serial: pd.DataFrame,
+                                                                    tmp_path: Path) -> None:
+    sim.sweep(RISK, **SMALL, out=tmp_path, batch_size=2)
+    shard = sorted((tmp_path / "shards").glob("*.parquet"))[1]
+    shard.write_bytes(b"junk")
+    table = (tmp_path / "sweep.parquet").read_bytes()
+    with pytest.raises(runner.FolderError, match=f"{shard}: not a readable shard"):
+        sim.sweep(RISK, **SMALL, out=tmp_path, resume=True)
+    assert (tmp_path / "sweep.parquet").read_bytes() == table and (tmp_path / "sweep.csv").exists()
+    shard.unlink()  # as the message says: delete it and resume
+    pd.testing.assert_frame_equal(sim.sweep(RISK, **SMALL, out=tmp_path, resume=True), serial)
+    (tmp_path / "sweep.parquet").write_bytes(b"junk")
+    code, _, err = cli("plot", str(tmp_path), "--out", str(tmp_path / "risk.png"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"dmesim: {tmp_path / 'sweep.parquet'}: not a readable sweep table: ")
+
+
 def test_resume_drops_traces_of_unsaved_batches(serial: pd.DataFrame, tmp_path: Path) -> None:
     sim.sweep(RISK, **SMALL, out=tmp_path, traces=True, batch_size=2)
     sorted((tmp_path / "shards").glob("*.parquet"))[0].unlink()  # its traces were written first
