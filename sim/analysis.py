@@ -320,7 +320,7 @@ def explain(r: Result, message_id: str, device: str) -> str:
     boxed = [int(x) for x in str(d["generations"] or "").split(",") if x]
     lines.append(f"{device} ({d['kind']}, added {_fmt(d['added_at'])}, data access from "
                  f"{_fmt(d['data_access'])}, approved by {d['approved_by'] or 'nobody'}) "
-                 f"{'holds' if g in boxed else 'holds no'} box for generation {g}.")
+                 f"{'holds a' if g in boxed else 'holds no'} box for generation {g}.")
     if g not in boxed and g < min(boxed or [g + 1]):
         lines.append(f"Generation {g} predates {device}: only an approval by an older device of its "
                      f"class, a backup key or escrow could box it to {device}.")
@@ -336,6 +336,10 @@ def explain(r: Result, message_id: str, device: str) -> str:
     if device in readers:
         lines.append(f"{device} decrypts it: it opened its box for generation {g} and the message "
                      "opened with that generation's key.")
+    elif d["kind"] != PHYSICAL:
+        lines.append(f"{device} is a {d['kind']} key, not a device that reads: "
+                     + (f"a device it is recovered onto is given generation {g}." if g in boxed
+                        else "recovering it gives no key to this message."))
     else:
         lines.append(f"{device} cannot decrypt it.")
     if m["exposed_to"]:

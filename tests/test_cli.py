@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import sim
-from helpers import SCENARIOS
+from helpers import SCENARIOS, run_file
 from sim.analysis import Result, atomic_write
 from sim.cli import main
 
@@ -64,6 +64,14 @@ def test_explain_on_a_damaged_run_folder_says_which_file(tmp_path: Path, damage:
     code, out, err = invoke("explain", str(tmp_path), "--message", "m1", "--device", "phone")
     assert code == 2 and not out and err.startswith(f"dmesim: {tmp_path}/{problem}"), err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_explain_a_backup_key_as_what_it_gives_back() -> None:
+    r = run_file("only_device_lost_backup", behaviour__backup_keys__use_when_stranded=False)
+    text = r.explain("m1", "backup-1")
+    assert "Status: recoverable." in text and "holds a box for generation 1" in text
+    assert "backup-1 is a backup key, not a device that reads: a device it is recovered onto is " \
+           "given generation 1." in text and "cannot decrypt" not in text
 
 
 def test_seed_option_changes_a_stochastic_history(tmp_path: Path) -> None:
