@@ -215,8 +215,9 @@ def sweep(scenario: Path, reps: int | None, vary: tuple[str, ...], seed: int | N
         sys.exit(130)
     finally:
         signal.signal(signal.SIGINT, default_handler)
-    if charts:
-        for kind, chart in plots.SWEEP_CHARTS.items():
+    for kind, chart in plots.SWEEP_CHARTS.items():  # no earlier sweep's chart beside this table
+        (out_dir / f"{kind}.png").unlink(missing_ok=True)
+        if charts:
             plots.save(chart(df), out_dir / f"{kind}.png")
     click.echo(sweep_table(df))
     manifest = json.loads((out_dir / runner.MANIFEST).read_text())

@@ -338,6 +338,7 @@ def test_cli_sweep_resume_and_refusal(serial: pd.DataFrame, tmp_path: Path) -> N
     code, stdout, _ = cli(*args, "--resume", "--no-charts")
     assert code == 0 and "ran 2 replications (6 reused from earlier shards)" in stdout
     pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), serial)
+    assert not list(out.glob("*.png"))  # the first run's charts do not stand beside the new table
 
 
 @pytest.mark.parametrize("args, message", [
