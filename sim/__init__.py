@@ -6,7 +6,17 @@ Monte Carlo replications over a grid of overrides and returns a DataFrame;
 ``sim.plots`` draws both.
 """
 
+from importlib import import_module
+from typing import Any
+
 from .runner import sweep
 from .simulation import run
 
-__all__ = ["run", "sweep"]
+__all__ = ["plots", "run", "sweep"]
+
+
+def __getattr__(name: str) -> Any:
+    """``sim.plots`` on first use: ``import sim`` does not load matplotlib."""
+    if name == "plots":
+        return import_module(".plots", __name__)
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

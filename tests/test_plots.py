@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,3 +207,9 @@ def test_median_first_loss_is_censored_at_the_horizon(df: pd.DataFrame) -> None:
     lines = sweep_table(df).splitlines()
     assert lines[1].split()[-3:-1] == ["day", "100"] and lines[1].split()[-4] == ">"
     assert lines[3].split()[-3:-1] == ["day", "2"]
+
+
+def test_sim_plots_is_reachable_from_import_sim_without_loading_matplotlib_before() -> None:
+    code = ("import sys, sim; assert 'matplotlib' not in sys.modules; "
+            "assert callable(sim.plots.risk_over_time) and 'matplotlib' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
