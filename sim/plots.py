@@ -113,10 +113,11 @@ def save(ax: Axes, path: str | Path) -> None:
 
 
 def _group_label(by: list[str], key: Any) -> str:
-    from .runner import short_path
+    from .runner import short_paths
 
     keys = key if isinstance(key, tuple) else (key,)
-    return ", ".join(f"{short_path(str(c))}={v}" for c, v in zip(by, keys, strict=True))
+    short = short_paths(map(str, by))
+    return ", ".join(f"{short[str(c)]}={v}" for c, v in zip(by, keys, strict=True))
 
 
 def sweep_groups(df: pd.DataFrame, by: str | list[str] | None = None) -> list[tuple[str, pd.DataFrame]]:

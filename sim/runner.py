@@ -120,18 +120,31 @@ def _label(overrides: Mapping[str, Any], vary: Mapping[str, list[Any]]) -> str:
     shown = [p for p in overrides if len(vary[p]) > 1] or list(overrides)
     if not shown:
         return "base"
-    return ", ".join(f"{short_path(p)}={'none' if overrides[p] is None else _show(overrides[p])}" for p in shown)
+    short = short_paths(shown)
+    return ", ".join(f"{short[p]}={'none' if overrides[p] is None else _show(overrides[p])}" for p in shown)
 
 
-def short_path(path: str) -> str:
-    """The tail of a dotted path that names it in a legend: its last two names with any
-    list indexes between (``users.0.devices.0.online`` → ``devices.0.online``)."""
-    parts = path.split(".")
-    names, k = 0, len(parts)
-    while k > 0 and names < 2:
-        k -= 1
-        names += not parts[k].isdigit()
-    return ".".join(parts[k:])
+def short_paths(paths: Iterable[str]) -> dict[str, str]:
+    """The tail of each dotted path that names it in a legend: its last two names with any
+    list indexes between (``users.0.devices.0.online`` → ``devices.0.online``), longer
+    where two paths would otherwise look the same (``users.1.devices.0.online``)."""
+    def tail(path: str, n: int) -> str:
+        parts = path.split(".")
+        names, k = 0, len(parts)
+        while k > 0 and names < n:
+            k -= 1
+            names += not parts[k].isdigit()
+        return ".".join(parts[k:])
+
+    paths = list(dict.fromkeys(paths))
+    n = {p: 2 for p in paths}
+    while True:
+        short = {p: tail(p, n[p]) for p in paths}
+        clash = [p for p in paths if list(short.values()).count(short[p]) > 1 and short[p] != p]
+        if not clash:
+            return short
+        for p in clash:
+            n[p] += 1
 
 
 def _columns(points: list[dict[str, Any]]) -> dict[str, dict[int, Any]]:

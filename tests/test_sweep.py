@@ -179,6 +179,17 @@ def test_batch_size_and_threads_do_not_change_the_table(serial: pd.DataFrame) ->
         pd.testing.assert_frame_equal(sim.sweep(RISK, **SMALL, executor=pool, batch_size=3), serial)
 
 
+def test_labels_tell_apart_paths_that_end_alike() -> None:
+    vary = {"users.0.devices.0.online": ["daily", "weekly"], "users.1.devices.0.online": ["daily"],
+            "behaviour.backup_keys.count": [0, 1]}
+    point = {"users.0.devices.0.online": "weekly", "users.1.devices.0.online": "daily",
+             "behaviour.backup_keys.count": 1}
+    assert runner._label(point, vary) == "devices.0.online=weekly, backup_keys.count=1"  # what varies
+    vary["users.1.devices.0.online"].append("rare")
+    assert runner._label(point, vary) == ("users.0.devices.0.online=weekly, users.1.devices.0.online=daily, "
+                                          "backup_keys.count=1")
+
+
 @pytest.mark.parametrize(("total", "workers", "size"), [(24, 2, 1), (100, 2, 4), (100, 1, 7), (5000, 2, 20), (3, 8, 1)])
 def test_default_batches_keep_every_worker_busy_to_the_end(total: int, workers: int, size: int) -> None:
     """About 16 tasks per worker (so a worker finishing early takes the next), at most 20 reps each."""
