@@ -65,7 +65,30 @@ def out_folder(out: Path) -> None:
 CHARTS = ("timeline.png", "approval_graph.png")
 
 
-@click.group()
+class _OneLineErrors(click.Group):
+    """A bad command line is one line on stderr and exit status 2, as a bad file is (Click
+    would print the usage, a hint and the error on four)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:  # plain `dmesim`: the help
+            click.echo(exc.format_message(), err=True)
+            sys.exit(2)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "dmesim"
+            click.echo(f"{where}: {exc.format_message()} (see {where} --help)", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_OneLineErrors)
 @click.version_option(package_name="dmesim")
 def main() -> None:
     """Simulate Device Managed Encryption: who can read what, and when data is lost."""

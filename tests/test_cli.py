@@ -74,6 +74,19 @@ def test_explain_a_backup_key_as_what_it_gives_back() -> None:
            "given generation 1." in text and "cannot decrypt" not in text
 
 
+@pytest.mark.parametrize(("args", "line"), [
+    (["run", "x.yaml", "--seed", "-1"], "dmesim run: Invalid value for '--seed': -1 is not in the range x>=0. "
+                                        "(see dmesim run --help)"),
+    (["run"], "dmesim run: Missing argument 'SCENARIO'. (see dmesim run --help)"),
+    (["sweep", "x.yaml", "--reps", "0"], "dmesim sweep: Invalid value for '--reps': 0 is not in the range x>=1. "
+                                         "(see dmesim sweep --help)"),
+    (["bogus"], "dmesim: No such command 'bogus'. (see dmesim --help)"),
+])
+def test_a_bad_command_line_is_one_line(args: list[str], line: str) -> None:
+    r = subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True)
+    assert (r.returncode, r.stdout, r.stderr) == (2, "", line + "\n")
+
+
 def test_seed_option_changes_a_stochastic_history(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     invoke("run", str(SCENARIOS / "quickstart.yaml"), "--out", str(a), "--no-charts")
