@@ -42,6 +42,7 @@ from .scenario import (
     read_yaml,
     scenario_hash,
     validate,
+    yaml_problem,
 )
 
 # Summary keys that describe the configuration rather than the outcome.
@@ -82,7 +83,9 @@ def parse_vary(items: Iterable[str]) -> dict[str, list[Any]]:
             else:
                 values = [yaml.safe_load(part) for part in _split_top(text)]
         except yaml.YAMLError as exc:
-            raise SweepError(f"--vary {path}: cannot read {text!r} as YAML values ({exc})") from None
+            where, problem = yaml_problem(exc)
+            raise SweepError(f"--vary {path}: cannot read {text!r} as YAML values ({problem}"
+                             + (f" at {where})" if where else ")")) from None
         if not isinstance(values, list) or not values:
             raise SweepError(f"--vary {path}: expected a non-empty list of values, found {text!r}")
         if path in vary:

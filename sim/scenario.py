@@ -794,14 +794,19 @@ def read_yaml(path: str | Path) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        if not isinstance(exc, yaml.constructor.ConstructorError):
-            problem = f"malformed YAML: {problem}"
-        raise ScenarioError(str(p), where, problem) from None
+        raise ScenarioError(str(p), *yaml_problem(exc)) from None
     except RecursionError:
         raise ScenarioError(str(p), "", "the YAML is nested too deeply") from None
+
+
+def yaml_problem(exc: yaml.YAMLError) -> tuple[str, str]:
+    """(``line L, column C`` or "", the problem) of a YAML error, each on one line."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if not isinstance(exc, yaml.constructor.ConstructorError):
+        problem = f"malformed YAML: {problem}"
+    return where, problem
 
 
 _TAG_WORDS = {"timestamp": "a date", "int": "an integer", "float": "a number", "bool": "a boolean"}
