@@ -772,7 +772,7 @@ def _validate(data: Any, file: str) -> Scenario:
             msg = "required key is missing"
         elif not isinstance(found, dict | list) and "found" not in msg:
             msg += f" (found {found!r})"
-            if isinstance(found, bool) and err["type"] == "string_type":
+            if isinstance(found, bool) and err["type"] in ("string_type", "literal_error"):
                 msg += "; YAML reads yes/no/on/off as booleans: quote the value"
         raise ScenarioError(file, _path(tuple(err["loc"])), msg) from None
     problems = _semantic_checks(s)

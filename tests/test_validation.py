@@ -102,6 +102,9 @@ BAD = {
                    "behaviour.backup_keys.count: Input should be a valid integer"),
     "boolean probability": (HEAD + USERS + "behaviour: {approval: {probability: true}}\n",
                             "behaviour.approval.probability: Input should be a valid number"),
+    "YAML boolean for a choice": ("horizon: 30d\nusers: [{name: a, devices: [{name: p, online: off}]}]\n",
+                                  "users[0].devices[0].online: Input should be 'always', 'daily', 'weekly', "
+                                  "'rare' or 'never' (found False); YAML reads yes/no/on/off as booleans"),
     "number as a date": (HEAD + "start_date: 20260101\n" + USERS, "start_date: expected a date"),
     "a field the action does not use": (HEAD + USERS + "timeline: [{at: 1d, action: lose, user: a, "
                                         "device: p, by: p}]\n",
