@@ -218,3 +218,29 @@ def test_each_adversary_has_its_own_name_and_the_same_keys_count_once() -> None:
     assert windows["mitm:alice/laptop#2"]["generations"] == "1,2,3"
     for names in r.messages["exposed_to"]:
         assert len(names.split(",")) == len(set(names.split(",")))
+
+
+def test_escrow_re_key_waits_for_a_device_of_the_escrow_devices_class() -> None:
+    """After the EA rotation the laptop (never approved, outside the escrow device's class)
+    may not re-key: it would box the escrow device less than it held. The member stays
+    un-re-keyed and the compromised EA device keeps reading; approving the laptop first
+    puts it in the class, and its re-key closes the window."""
+    data = {"horizon": "40d", "argon2": {"memory_kib": 8, "passes": 1},
+            "account": {"escrow": {"enabled_at": "1d", "admins": [
+                {"name": "a", "devices": [{"name": "ea0"}, {"name": "ea1", "joins_at": "1d"}]}]}},
+            "behaviour": {"escrow": {"accept_probability": 1.0, "recover_when_stranded": False}},
+            "users": [{"name": "alice", "devices": [{"name": "phone"}, {"name": "laptop", "joins_at": "5d"}],
+                       "traffic": {"mail": {"every": "2d"}}}],
+            "timeline": [{"at": "10d", "action": "lose", "user": "alice", "device": "phone"},
+                         {"at": "10d", "action": "revoke", "user": "alice", "device": "phone", "by": "laptop"},
+                         {"at": "15d", "action": "compromise_ea_device", "device": "ea0"},
+                         {"at": "16d", "action": "revoke_ea_device", "device": "ea0", "by": "ea1"}]}
+    r = Simulation(validate(data)).run()
+    assert "escrow_rekey" not in set(r.events["event"])
+    assert window(r, "ea:ea0")["window_end"] is None
+    assert set(exposed(r, "ea:ea0")["sent_at"]) >= set(r.messages.loc[r.messages["sent_at"] > 16, "sent_at"])
+    data["timeline"].insert(0, {"at": "6d", "action": "approve", "user": "alice", "by": "phone"})
+    r = Simulation(validate(data)).run()
+    rekey = r.events[r.events["event"] == "escrow_rekey"]
+    assert rekey["time"].tolist() == [16.0] and rekey["detail"].tolist() == ["by laptop"]
+    assert window(r, "ea:ea0")["window_end"] == 16.0
