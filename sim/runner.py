@@ -81,7 +81,11 @@ def parse_vary(items: Iterable[str]) -> dict[str, list[Any]]:
             if text.strip().startswith("["):
                 values = yaml.safe_load(text)
             else:
-                values = [yaml.safe_load(part) for part in _split_top(text)]
+                parts = _split_top(text)
+                if any(not part.strip() for part in parts):
+                    raise SweepError(f"--vary {path}: an empty value in {text!r} (a stray comma?); "
+                                     "write null for none")
+                values = [yaml.safe_load(part) for part in parts]
         except yaml.YAMLError as exc:
             where, problem = yaml_problem(exc)
             raise SweepError(f"--vary {path}: cannot read {text!r} as YAML values ({problem}"

@@ -355,6 +355,7 @@ def test_cli_sweep_resume_and_refusal(serial: pd.DataFrame, tmp_path: Path) -> N
 @pytest.mark.parametrize("args, message", [
     (["--vary", "users.0.devices.0.online=daily,sometimes"], "--vary users.0.devices.0.online=sometimes: "),
     (["--vary", "nonsense"], "expected PATH=v1,v2"),
+    (["--vary", "horizon=1y,"], "--vary horizon: an empty value in '1y,' (a stray comma?); write null for none"),
     (["--vary", "horizon=[1d"], "--vary horizon: cannot read '[1d' as YAML values (malformed YAML: expected ',' "
                                 "or ']', but got '<stream end>' at line 1, column 4)"),
     (["--workers", "2", "--scheduler", "local"], "not both"),
