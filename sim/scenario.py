@@ -316,7 +316,6 @@ def _too_often(horizon: float, gap: float, what: str) -> str | None:
     return f"about {horizon / gap:.3g} {what} within the horizon (at most {MAX_REPEATS:,})"
 
 
-
 class DeviceSpec(_Model):
     name: DeviceName
     kind: str = "phone"
@@ -582,6 +581,12 @@ _HELD_DEVICE_ACTIONS = ("lose", "steal", "wipe", "decommission", "online", "offl
 _ESCROW_DEVICE, _EA_BACKUP = "escrow", "ea-backup"
 
 
+def _where(i: int, u: UserSpec, section: str, key: str, rest: str) -> str:
+    """Where user ``i``'s setting is written: its own, or the scenario-wide default."""
+    own = getattr(u, section) is not None and key in getattr(u, section).model_fields_set
+    return f"users[{i}].{section}.{key}{rest}" if own else f"{section}.{key}{rest}"
+
+
 def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
     """References that pydantic cannot see: device, user and EA device names."""
     problems: list[tuple[str, str]] = []
@@ -612,25 +617,19 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
         if _ESCROW_DEVICE in names:
             problems.append((f"users[{i}].devices[{names.index(_ESCROW_DEVICE)}].name",
                              f"{_ESCROW_DEVICE!r} is reserved for the user's escrow device"))
-        # a scenario-wide default is reported where it is written, not under the user
-        own_behaviour = u.behaviour is not None and "backup_keys" in u.behaviour.model_fields_set
         bk = s.behaviour_of(u).backup_keys
         if bk and bk.by and bk.by not in names:
-            problems.append((f"users[{i}].behaviour.backup_keys.by" if own_behaviour
-                             else "behaviour.backup_keys.by", f"unknown device {bk.by!r} of {u.name}"))
+            problems.append((_where(i, u, "behaviour", "backup_keys", ".by"), f"unknown device {bk.by!r} of {u.name}"))
         if u.traffic is not None and u.traffic.voicemail is not None and u.traffic.voicemail.to:
             problems.append((f"users[{i}].traffic.voicemail.to", voicemail_to))
-        own_mail = u.traffic is not None and "mail" in u.traffic.model_fields_set
         mail = s.traffic_of(u).mail
         for k, to in enumerate(mail.to if mail else []):
             if to not in users:
-                problems.append((f"users[{i}].traffic.mail.to[{k}]" if own_mail else f"traffic.mail.to[{k}]",
-                                 f"unknown user {to!r}"))
+                problems.append((_where(i, u, "traffic", "mail", f".to[{k}]"), f"unknown user {to!r}"))
         for app in ("voicemail", "mail"):
             stream = getattr(s.traffic_of(u), app)
-            own = u.traffic is not None and app in u.traffic.model_fields_set
             if stream is not None and (problem := _too_often(s.horizon, _mean(stream.every), "messages")):
-                problems.append((f"users[{i}].traffic.{app}.every" if own else f"traffic.{app}.every", problem))
+                problems.append((_where(i, u, "traffic", app, ".every"), problem))
         for j, d in enumerate(u.devices):
             if isinstance(d.online, Sessions) and (problem := _too_often(
                     s.horizon, _mean(d.online.every) + _mean(d.online.length), "online sessions")):
