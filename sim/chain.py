@@ -155,7 +155,8 @@ class Chain:
         self.verify_keys: dict[str, bytes] = {}
         self.revoked: set[str] = set()
         self.lockdown = False
-        self.confirmed: set[str] = set()
+        self.confirmed: dict[str, int] = {}  # device → the link that confirmed it (lockdown)
+        self.kinds: dict[str, str] = {}  # device → its kind, as the link that added it says
         self._added: dict[str, int] = {}
         self.revoked_seq: dict[str, int] = {}
 
@@ -176,6 +177,8 @@ class Chain:
             return None
         if self.revoked_seq.get(device, seq + 1) <= seq:
             return None
+        if self.lockdown and self.confirmed.get(device, seq + 1) > seq:
+            return None  # an unconfirmed device may not approve, so may not co-sign either
         return self.verify_keys[device]
 
     # -- writing
@@ -240,6 +243,8 @@ class Chain:
             raise ReorderedLink(f"{self.owner}: the first link must be a root")
         if link.kind in ADDS_DEVICE and link.body["device"] in self.verify_keys:
             raise ForkError(f"{self.owner}: {link.body['device']} is already on the chain")
+        if link.kind == "batch_approve" and self.kinds.get(link.body["by"]) == "escrow" and "cosigner" not in link.body:
+            raise MissingSignature(f"{self.owner}: link {link.seq}: an escrow recovery needs an EA device's co-signature")
         for name in link.signer_names():
             if name not in link.signatures:
                 raise MissingSignature(f"{self.owner}: link {link.seq} ({link.kind}) lacks {name}'s signature")
@@ -269,12 +274,14 @@ class Chain:
         if link.kind in ADDS_DEVICE:
             self.verify_keys[body["device"]] = bytes.fromhex(body["verify_key"])
             self._added[body["device"]] = link.seq
+            self.kinds[body["device"]] = body.get("kind", "")
             if not self.lockdown or link.kind != "device_add":
-                self.confirmed.add(body["device"])
+                self.confirmed.setdefault(body["device"], link.seq)
         if link.kind == "device_key_rotate":
             self.verify_keys[body["device"]] = bytes.fromhex(body["verify_key"])
         if link.kind in ("batch_approve", "device_add_and_approve"):
-            self.confirmed.update(body.get("approved", []))
+            for name in body.get("approved", []):
+                self.confirmed.setdefault(name, link.seq)
         for name in body.get("revoked", []):
             self.revoked.add(name)
             self.revoked_seq.setdefault(name, link.seq)

@@ -354,6 +354,26 @@ def test_escrow_recovery_after_losing_everything() -> None:
     assert not any(u.can_decrypt("new2", m) for m in msgs[:2])
 
 
+def test_an_escrow_recovery_needs_a_confirmed_ea_device_to_co_sign() -> None:
+    """PROTOCOL §5.5: signed by the escrow device *and* the EA device; §3 lockdown: an
+    unconfirmed EA device may not approve, so it may not co-sign an approval either."""
+    acc, u, _, _ = _escrowed_member(12)
+    u.add_device("new", 8)
+    esc_keys = acc.escrow_keys("alice", "ea1")
+    with pytest.raises(ChainError, match="needs an EA device's co-signature"):
+        u.batch_approve("escrow", 9, keys=esc_keys)
+    ea = acc.ea
+    assert ea is not None
+    e2 = ea.add_device("ea2", 9, kind="ea")  # unconfirmed in lockdown
+    assert e2.keys is not None
+    with pytest.raises(ChainError):
+        u.batch_approve("escrow", 9, keys=esc_keys, cosigner=("ea:ea2", e2.keys.signing, ea.chain.tail[0]))
+    assert "new" not in u.approval_class("escrow")
+    acc.approve_ea_devices("ea1", 10)
+    u.batch_approve("escrow", 11, keys=esc_keys, cosigner=("ea:ea2", e2.keys.signing, ea.chain.tail[0]))
+    assert "new" in u.approval_class("escrow")
+
+
 def test_escrow_gap_member_never_enrolled() -> None:
     acc = Account(cheap(11))
     acc.user("alice").add_device("phone", 0)
