@@ -19,6 +19,8 @@ from .crypto import Crypto
 from .protocol import EA_USER, Account, ProtocolError, Sealed
 from .scenario import Dist, Event, Scenario, load
 
+EA_BACKUP = "ea-backup"  # the EA backup key that enabling escrow requires
+
 # Named child streams, one per purpose of a draw: a new kind of draw gets a new index and
 # shifts no other stream, and varying one policy leaves the draws of every other alone.
 STREAMS = {"keys": 0, "escrow_admins": 1, "traffic": 2, "sessions": 3, "fates": 4, "approval": 5,
@@ -112,12 +114,12 @@ class Simulation:
         joins[0] = spec.enabled_at  # the first EA device enables escrow: it joins then
         yield self.env.timeout(spec.enabled_at)
         first = devices[0]
-        self.account.enable_escrow(first.name, self.env.now)  # the EA backup string stays on paper
+        self.account.enable_escrow(first.name, self.env.now, EA_BACKUP)  # its string stays on paper
         self.labels[(EA_USER, first.name)] = first.kind
-        self.labels[(EA_USER, "ea-backup")] = "backup"
+        self.labels[(EA_USER, EA_BACKUP)] = "backup"
         if spec.ea_backup_paper_lost is not None:
-            lost = draw("ea-backup", spec.ea_backup_paper_lost)
-            self.env.process(self._ea_gone("ea-backup", self.env.now + lost, "paper_lost"))
+            lost = draw(EA_BACKUP, spec.ea_backup_paper_lost)
+            self.env.process(self._ea_gone(EA_BACKUP, self.env.now + lost, "paper_lost"))
         attack = self.scenario.adversary.ea_compromise
         if attack is not None and admins.chance(attack.probability, "ea_attack"):
             self.env.process(self._compromise_ea(first.name, admins.draw(attack.after, "ea_attack")))
@@ -149,6 +151,15 @@ class Simulation:
         if approvers:
             self.behaviours.attempt(EA_USER, "approve EA device",
                                     lambda: self.account.approve_ea_devices(approvers[0], self.env.now))
+        elif self.account.available(EA_USER, EA_BACKUP):
+            # no confirmed EA device is left with the admins: they type the EA backup key into
+            # the new one, whose BatchApprove (signed by the backup) boxes it what the backup holds
+            text = self.account.backup_strings[(EA_USER, EA_BACKUP)]
+            self.behaviours.attempt(EA_USER, "recover EA with its backup key", lambda: self.account.recover_with_backup(
+                EA_USER, text, name, self.env.now))
+            self._revoke_gone_ea_devices()
+            for person in self.people.values():
+                self.behaviours.notify(person)  # a stranded member may now recover through escrow
 
     def _ea_gone(self, name: str, at: float, cause: str) -> Any:
         yield self.env.timeout(max(0.0, at - self.env.now))
@@ -159,13 +170,23 @@ class Simulation:
         if cause == "stolen":
             self.adversaries.compromise_ea(name, self.env.now)
         ea.gone(name, self.env.now, cause)
-        if cause in ("lost", "stolen", "decommissioned"):
-            by = self._confirmed_ea_devices()
-            if by:
-                self.behaviours.attempt(EA_USER, "revoke EA device",
-                                        lambda: self.account.revoke_ea_device(by[0], name, self.env.now))
-                for person in self.people.values():
-                    self.behaviours.notify(person)  # members' escrow devices need a re-key
+        self._revoke_gone_ea_devices()
+
+    def _revoke_gone_ea_devices(self) -> None:
+        """From a confirmed EA device still with the admins, revoke every EA device lost,
+        stolen or decommissioned and not yet revoked (each revocation rotates the EA
+        generation, so members' escrow devices need a re-key)."""
+        ea = self.account.ea
+        assert ea is not None
+        gone = [d.name for d in ea.active() if d.kind == "ea" and d.gone_cause in ("lost", "stolen", "decommissioned")]
+        by = self._confirmed_ea_devices()
+        if not gone or not by:
+            return
+        for name in gone:
+            self.behaviours.attempt(EA_USER, "revoke EA device",
+                                    partial(self.account.revoke_ea_device, by[0], name, self.env.now))
+        for person in self.people.values():
+            self.behaviours.notify(person)
 
     # ------------------------------------------------------------ messages
     def send(self, user: str, app: str, sender: str) -> None:

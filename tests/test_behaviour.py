@@ -258,6 +258,27 @@ users:
     assert (ea.loc["a1", "added_at"], ea.loc["a1", "lost_at"]) == (50.0, 60.0)
 
 
+def test_admins_without_an_ea_device_recover_with_the_ea_backup_key() -> None:
+    """e1 is lost before e2 joins: nobody confirmed is left to approve e2, so the admins
+    type the EA backup key into it (a BatchApprove signed by the backup), revoke e1 from
+    e2, and alice, stranded later, recovers through escrow with e2."""
+    r = run("""
+account: {escrow: {enabled_at: 1d, admins: [{name: a, devices: [{name: e1, fate: {lost: 20d}},
+                                                                {name: e2, joins_at: 25d}]}]}}
+behaviour: {escrow: {accept_probability: 1.0, recover_when_stranded: true, recover_delay: 1d}}
+traffic: {mail: {every: 3d}}
+users:
+  - name: alice
+    devices: [{name: phone, fate: {lost: 30d}, replacement: {after: 2d}}]
+""")
+    assert events(r, "backup_recover") == [(25.0, "e2", "ea-backup")]
+    assert events(r, "revoke")[0] == (25.0, "e1", "signed by e2")
+    assert events(r, "escrow_recover") == [(33.0, "phone#2", "EA e2")]
+    assert set(r.messages["status"]) == {"readable"}
+    m = r.messages[r.messages["sent_at"] < 30]
+    assert len(m) and m["readable_by"].eq("phone#2").all()
+
+
 def test_the_ea_attack_and_the_ea_paper_move_no_ea_device_loss() -> None:
     base = {"horizon": "2y", "argon2": {"memory_kib": 8, "passes": 1},
             "users": [{"name": "alice", "devices": [{"name": "phone"}]}],
