@@ -306,14 +306,18 @@ def _mean(dist: Dist) -> float:
 
 
 # Gaps so short that a run would not end: at most this many messages per user and app, or
-# online sessions per device, within the horizon (the large benchmark has ~330 messages per user)
-MAX_REPEATS = 1_000_000
+# online sessions per device, within the horizon (the large benchmark has ~330 messages per user),
+# and at most MAX_DEVICES added devices (each new generation is boxed to every device: the
+# cost grows with the square of their number)
+MAX_REPEATS, MAX_DEVICES = 1_000_000, 1_000
 
 
-def _too_often(horizon: float, gap: float, what: str) -> str | None:
-    if horizon <= MAX_REPEATS * gap:
+def _too_often(horizon: float, gap: float, what: str, most: int = MAX_REPEATS) -> str | None:
+    if horizon <= most * gap:
         return None
-    return f"about {horizon / gap:.3g} {what} within the horizon (at most {MAX_REPEATS:,})"
+    if gap == 0:
+        return f"{what} would come again and again at one instant (every gap is 0 days)"
+    return f"about {horizon / gap:.3g} {what} within the horizon (at most {most:,})"
 
 
 class DeviceSpec(_Model):
@@ -634,6 +638,13 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
             if isinstance(d.online, Sessions) and (problem := _too_often(
                     s.horizon, _mean(d.online.every) + _mean(d.online.length), "online sessions")):
                 problems.append((f"users[{i}].devices[{j}].online", problem))
+            if d.fate and d.replacement and (problem := _too_often(
+                    s.horizon, _mean(d.fate.after) + _mean(d.replacement.after), "replacements", MAX_DEVICES)):
+                problems.append((f"users[{i}].devices[{j}].replacement", problem))
+    server = s.adversary.server_devices
+    if server is not None and (problem := _too_often(s.horizon, _mean(server), "server devices per user",
+                                                     MAX_DEVICES)):
+        problems.append(("adversary.server_devices", problem))
     if s.sweep is not None and "seed" in s.sweep.vary:
         problems.append(("sweep.vary.seed", "replications already draw independent seeds; give the "
                                             "root seed with --seed instead"))

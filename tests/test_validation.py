@@ -140,6 +140,13 @@ BAD = {
     "sessions near zero": (HEAD + "users: [{name: a, devices: [{name: p, online: {every: 0.0000000001d, "
                            "length: 0.0000000001d}}]}]\n",
                            "users[0].devices[0].online: about 1.5e+11 online sessions within the horizon"),
+    "server devices at one instant": (HEAD + USERS + "adversary: {server_devices: 0d}\n",
+                                      "adversary.server_devices: server devices per user would come again and "
+                                      "again at one instant"),
+    "replacement churn": ("horizon: 100d\nusers: [{name: a, devices: [{name: p, fate: {decommissioned: 0d}, "
+                          "replacement: {after: 1h}}]}]\n",
+                          "users[0].devices[0].replacement: about 2.4e+03 replacements within the horizon "
+                          "(at most 1,000)"),
     "infinite sigma": (HEAD + USERS + "traffic: {voicemail: {every: {lognormal: {median: 1d, sigma: .inf}}}}\n",
                        "sigma: Input should be less than or equal to 10"),
     "lost escrow device": (HEAD + USERS + "account: {escrow: {enabled_at: 0d, admins: [{name: x, devices: "
@@ -198,10 +205,10 @@ def test_accepted_inputs_stay_accepted(tmp_path: Path) -> None:
     ok = {"name": "my-run_2.v1", "horizon": "100y", "seed": 3, "post_quantum": True,
           "start_date": "2026-01-01", "argon2": {"memory_kib": 4194304, "passes": 1, "lanes": 4},
           "behaviour": {"approval": {"probability": 1}},  # an integer probability is a number
-          "users": [{"name": "a", "devices": [{"name": "p", "fate": {"lost": "3d"},
+          "users": [{"name": "a", "devices": [{"name": "p", "fate": {"lost": "60d"},
                                                "replacement": {"after": "1d"}}]}],
-          "timeline": [{"at": "5d", "action": "lose", "user": "a", "device": "p#2"},
-                       {"at": "6d", "action": "revoke", "user": "a", "device": "p#2", "by": "web"}],
+          "timeline": [{"at": "65d", "action": "lose", "user": "a", "device": "p#2"},
+                       {"at": "66d", "action": "revoke", "user": "a", "device": "p#2", "by": "web"}],
           "sweep": {"vary": {"behaviour.backup_keys.count": [0, 1]}}}
     s = validate(ok)
     assert s.horizon == 36500 and s.start_date is not None and s.start_date.isoformat() == "2026-01-01"
