@@ -66,7 +66,37 @@ def scenarios(draw: Any) -> dict[str, Any]:
             "ea_compromise": {"probability": 0.5, "after": draw(days)}}
         data["behaviour"]["approval"]["fingerprint_check"] = draw(st.sampled_from([0.0, 0.5, 1.0]))
         data["behaviour"]["notice"] = {"delay": draw(days), "signed": draw(st.booleans())}
+    data["timeline"] = draw(st.lists(timeline_events(data), max_size=8))
     return data
+
+
+@st.composite
+def timeline_events(draw: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """A scripted event of any action, on names the scenario has or makes (devices that
+    may not have joined yet, were lost or revoked; backup-1; the escrow device): the
+    protocol refuses what it must, on the record."""
+    user = draw(st.sampled_from(data["users"]))
+    names = [d["name"] for d in user["devices"]]
+    ea = [d["name"] for a in data.get("account", {}).get("escrow", {}).get("admins", []) for d in a["devices"]]
+    device, other = draw(st.sampled_from(names)), draw(st.sampled_from(names))
+    at = {"at": draw(days)}
+    on = {**at, "user": user["name"]}
+    events = [
+        {**on, "action": draw(st.sampled_from(["lose", "steal", "wipe", "decommission", "online", "offline",
+                                               "mitm"])), "device": device},
+        {**on, "action": draw(st.sampled_from(["approve", "rotate", "enroll_escrow"])), "by": device},
+        {**on, "action": "revoke", "device": device, "by": draw(st.sampled_from([other, "web"]))},
+        {**on, "action": "create_backup_key", "by": device},
+        {**on, "action": draw(st.sampled_from(["paper_lost", "leak_backup"])), "device": "backup-1"},
+        {**on, "action": "recover_backup", "device": device},
+        {**on, "action": "escrow_recover", "device": device},
+        {**on, "action": "send", "app": draw(st.sampled_from(["voicemail", "mail"]))},
+        {**on, "action": "server_add_device", "name": "ghost"},
+    ]
+    if ea:
+        events += [{**at, "action": "compromise_ea_device", "device": draw(st.sampled_from(ea))},
+                   {**at, "action": "revoke_ea_device", "device": draw(st.sampled_from(ea))}]
+    return draw(st.sampled_from(events))
 
 
 def brute_force(sim: Simulation) -> dict[str, set[str]]:
