@@ -219,22 +219,26 @@ class Adversaries:
         return exposed, windows
 
     def _window(self, adv: Adversary, seeds: dict[tuple[str, int], bytes], count: int) -> dict[str, Any]:
-        """From the compromise until it reads no user's new data: for each user whose
-        generations it holds, the first time from ``since`` on that the user's latest
-        generation is one it lacks (never: ``None``); the window ends at the last of these."""
+        """From the compromise until it last reads a user's new data: for each user whose
+        generations it holds, the end of the last stretch from ``since`` on in which the
+        user's latest generation is one it holds (still held at the end: ``None``); the
+        window ends at the last of these. A stretch may start after a gap: a member who
+        enrols in escrow after an EA device was compromised hands it their new data."""
         held: dict[str, list[int]] = {}
         for user, g in sorted(seeds, key=lambda k: (k[0] != adv.user, k)):  # its own user first
             held.setdefault(user, []).append(g)
-        firsts: list[float | None] = []
+        ends: list[float | None] = []
         for user, gens in held.items():
             u = self.account.ea if user == EA_USER else self.account.users[user]
             assert u is not None
             current = [gen for gen in u.generations if gen.created_at <= adv.since][-1:]
-            later = [gen for gen in u.generations if gen.created_at > adv.since]
-            lacking = [gen.created_at for gen in current + later if gen.number not in gens]
-            firsts.append(lacking[0] if lacking else None)
-        # holding nothing, it reads no new data: the window ends where it starts
-        end = None if None in firsts else max([adv.since] + [t for t in firsts if t is not None])
+            in_force = current + [gen for gen in u.generations if gen.created_at > adv.since]
+            end: float | None = adv.since  # holding none of them, it reads no new data
+            for gen, after in zip(in_force, [*in_force[1:], None], strict=True):
+                if gen.number in gens:
+                    end = None if after is None else max(adv.since, after.created_at)
+            ends.append(end)
+        end = None if None in ends else max([adv.since] + [t for t in ends if t is not None])
         text = [",".join(map(str, gens)) for gens in held.values()]
         if len(held) > 1:
             text = [f"{user} {t}" for user, t in zip(held, text, strict=True)]

@@ -244,3 +244,24 @@ def test_escrow_re_key_waits_for_a_device_of_the_escrow_devices_class() -> None:
     rekey = r.events[r.events["event"] == "escrow_rekey"]
     assert rekey["time"].tolist() == [16.0] and rekey["detail"].tolist() == ["by laptop"]
     assert window(r, "ea:ea0")["window_end"] == 16.0
+
+
+def test_a_window_reopened_by_a_later_escrow_enrolment_lasts_while_it_reads() -> None:
+    """ea0 is compromised on day 5, before alice has an escrow device; her never-approved
+    laptop enrols escrow on day 12 with generation 2 (not generation 1, current on day 5).
+    The EA generation rotates on day 20, but her escrow waits for the laptop to come online
+    to re-key, which it never does: ea0 reads her new data to the end of the run."""
+    data = {"horizon": "40d", "argon2": {"memory_kib": 8, "passes": 1},
+            "account": {"escrow": {"enabled_at": "1d", "admins": [
+                {"name": "a", "devices": [{"name": "ea0"}, {"name": "ea1"}]}]}},
+            "users": [{"name": "alice", "devices": [{"name": "phone"},
+                                                    {"name": "laptop", "joins_at": "10d", "online": "never"}],
+                       "traffic": {"mail": {"every": "2d"}}}],
+            "timeline": [{"at": "5d", "action": "compromise_ea_device", "device": "ea0"},
+                         {"at": "12d", "action": "enroll_escrow", "user": "alice", "by": "laptop"},
+                         {"at": "20d", "action": "revoke_ea_device", "device": "ea0", "by": "ea1"}]}
+    r = Simulation(validate(data)).run()
+    w = window(r, "ea:ea0")
+    assert (w["since"], w["window_end"], w["generations"]) == (5.0, None, "escrow-admins 1; alice 2")
+    hit = exposed(r, "ea:ea0")
+    assert hit["sent_at"].min() == 10.0 and hit["sent_at"].max() == 38.0 and (hit["generation"] == 2).all()
