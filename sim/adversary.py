@@ -49,6 +49,7 @@ class Adversaries:
     def __init__(self, account: Account) -> None:
         self.account = account
         self.all: list[Adversary] = []
+        self._named: dict[str, list[Adversary]] = {}  # by the name each was given first
         self.forks: dict[tuple[str, str], Fork] = {}
         self._opened: dict[tuple[bytes, bytes], bytes | None] = {}  # (box, public key) → seed
 
@@ -56,12 +57,14 @@ class Adversaries:
     def _add(self, adv: Adversary) -> None:
         """One adversary per set of keys: the same keys taken again (a device stolen twice,
         an EA device compromised and then stolen) add nothing; other keys under a name
-        already used (a second man-in-the-middle on one device) get ``#2``, ``#3``…"""
-        same = [a for a in self.all if a.name.split("#")[0] == adv.name]
+        already used (a second man-in-the-middle on one device) get `` (2)``, `` (3)``…
+        (a space is in no device name, so these never clash with a replacement's ``#2``)."""
+        same = self._named.setdefault(adv.name, [])
         if any(a.keys.verify_key == adv.keys.verify_key and a.device == adv.device for a in same):
             return
-        if same:
-            adv.name = f"{adv.name}#{len(same) + 1}"
+        same.append(adv)
+        if len(same) > 1:
+            adv.name = f"{adv.name} ({len(same)})"
         self.all.append(adv)
 
     def thief(self, user: str, device: str, at: float) -> None:

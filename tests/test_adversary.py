@@ -196,7 +196,7 @@ def test_fingerprint_checks_stop_every_mitm_in_a_stochastic_history() -> None:
 
 
 def test_each_adversary_has_its_own_name_and_the_same_keys_count_once() -> None:
-    """A second man-in-the-middle on one device holds other keys: ``#2``. An EA device
+    """A second man-in-the-middle on one device holds other keys: `` (2)``. An EA device
     compromised and then stolen is one adversary, not two."""
     data = {"horizon": "20d", "argon2": {"memory_kib": 8, "passes": 1}, "users": [
         {"name": "alice", "devices": [{"name": "phone"}, {"name": "laptop", "joins_at": "5d"}],
@@ -212,12 +212,24 @@ def test_each_adversary_has_its_own_name_and_the_same_keys_count_once() -> None:
             {"at": "14d", "action": "compromise_ea_device", "device": "ea0"}]}
     r = Simulation(validate(data)).run()
     windows = {w["adversary"]: w for w in r.summary["adversaries"]}
-    assert sorted(windows) == ["ea:ea0", "mitm:alice/laptop", "mitm:alice/laptop#2"]
+    assert sorted(windows) == ["ea:ea0", "mitm:alice/laptop", "mitm:alice/laptop (2)"]
     assert windows["ea:ea0"]["since"] == 14.0
     assert (windows["mitm:alice/laptop"]["generations"], windows["mitm:alice/laptop"]["window_end"]) == ("1,2", 10.0)
-    assert windows["mitm:alice/laptop#2"]["generations"] == "1,2,3"
+    assert windows["mitm:alice/laptop (2)"]["generations"] == "1,2,3"
     for names in r.messages["exposed_to"]:
         assert len(names.split(",")) == len(set(names.split(",")))
+
+
+def test_the_thief_of_a_device_is_not_named_like_the_thief_of_its_replacement() -> None:
+    data = {"horizon": "30d", "argon2": {"memory_kib": 8, "passes": 1}, "users": [
+        {"name": "alice", "devices": [{"name": "phone", "fate": {"decommissioned": "5d"},
+                                       "replacement": {"after": "1d"}}]}],
+        "timeline": [{"at": "8d", "action": "steal", "user": "alice", "device": "phone#2"},
+                     {"at": "14d", "action": "steal", "user": "alice", "device": "phone#3"},
+                     {"at": "20d", "action": "steal", "user": "alice", "device": "phone"}]}
+    r = Simulation(validate(data)).run()
+    assert [w["adversary"] for w in r.summary["adversaries"]] == [
+        "thief:alice/phone#2", "thief:alice/phone#3", "thief:alice/phone"]
 
 
 def test_escrow_re_key_waits_for_a_device_of_the_escrow_devices_class() -> None:
