@@ -138,6 +138,12 @@ def test_readable_by_equals_brute_force_decryption(data: dict[str, Any]) -> None
         assert (row.status == "readable") == bool(got[row.message_id])
         if row.status == "lost":
             assert row.lost_at >= 0 and row.lost_cause
+    # an adversary reads no message sent after its window closed
+    readers_of = result.messages["exposed_to"].str.split(",")
+    for w in result.summary["adversaries"]:
+        if w["window_end"] is not None:
+            hit = result.messages[[w["adversary"] in xs for xs in readers_of]]
+            assert (hit["sent_at"] < w["window_end"]).all(), w
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
