@@ -276,7 +276,7 @@ class _Task:
 def local_cluster() -> Any:
     """The dask LocalCluster of ``--scheduler local``: 2 single-threaded worker processes,
     without the dashboard and without the workers' statistical profiler (it samples every
-    thread's stack each 10 ms; sweeps ran 4–12% faster without it)."""
+    thread's stack each 10 ms; sweeps ran 2–12% faster without it)."""
     import dask
     from distributed import LocalCluster
 

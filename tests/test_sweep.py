@@ -161,7 +161,7 @@ def test_same_table_from_serial_processes_and_dask(serial: pd.DataFrame, tmp_pat
 
 
 def test_local_cluster_workers_run_without_the_statistical_profiler() -> None:
-    """--scheduler local: the workers' 10 ms stack sampling slowed sweeps by 4–12%."""
+    """--scheduler local: the workers' 10 ms stack sampling slowed sweeps by up to 12%."""
     distributed = pytest.importorskip("distributed")
 
     def profiling(dask_worker: Any) -> bool:
