@@ -63,6 +63,7 @@ class UnitProbe:
         self.spent: Counter[str] = Counter()
         self.count: Counter[str] = Counter()
         self._turn = 0
+        self.run_calls = 0  # the runs' cryptographic calls so far (see :func:`interleaved_run`)
 
     def sample(self) -> None:
         kind, call = self.calls[self._turn % len(self.calls)]
@@ -116,14 +117,16 @@ CRYPTO_METHODS = ("hpke_seal", "hpke_open", "sign", "verify", "device_keys_from_
                   "generation_keys", "backup_seed")
 
 
-def interleaved_run(scenario: Scenario, probe: UnitProbe, every: float = 0.01) -> dict[str, Any]:
-    """Run ``scenario`` once, pausing for ``probe.sample()`` after the first cryptographic
-    call in each ``every`` seconds of run time (and once before the run).
+def interleaved_run(scenario: Scenario, probe: UnitProbe, every: int = 100) -> dict[str, Any]:
+    """Run ``scenario`` once, pausing for ``probe.sample()`` after every ``every``-th
+    cryptographic call (counted across the runs of one probe), and once before the run.
+    Spaced by operations, not by time, the samples weigh every operation alike: spaced by
+    time, a slow spell of the machine would hold more samples, each dear, and raise the floor.
 
     Returns the run's wall time without the pauses, the time the run spent inside its own
     cryptographic calls (timed where they happen: the "in situ" cost), and its result."""
     clock = time.perf_counter
-    state = {"inside": 0.0, "paused": 0.0, "next": 0.0, "probing": False}
+    state = {"inside": 0.0, "paused": 0.0, "probing": False}
     originals = {name: getattr(Crypto, name) for name in CRYPTO_METHODS}
 
     def timed(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -134,13 +137,12 @@ def interleaved_run(scenario: Scenario, probe: UnitProbe, every: float = 0.01) -
             out = fn(*args, **kwargs)
             end = clock()
             state["inside"] += end - t
-            if end >= state["next"]:
+            probe.run_calls += 1
+            if probe.run_calls % every == 0:
                 state["probing"] = True
                 probe.sample()
                 state["probing"] = False
-                resumed = clock()
-                state["paused"] += resumed - end
-                state["next"] = resumed + every
+                state["paused"] += clock() - end
             return out
         return call
 
@@ -149,8 +151,8 @@ def interleaved_run(scenario: Scenario, probe: UnitProbe, every: float = 0.01) -
         setattr(Crypto, name, timed(fn))
     try:
         t = clock()
-        state["next"] = t + every
         result = Simulation(scenario).run()
+        _ = [[]]  # the garbage collection the run put off happens at the next allocation: timed with it
         wall = clock() - t - state["paused"]
     finally:
         for name, fn in originals.items():
