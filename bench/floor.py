@@ -1,8 +1,8 @@
 """Floor ratio: wall time of a run / (operations it needs × their unit cost + a bare
 SimPy loop of the same number of events), for every included scenario and a large one.
 
-Unit costs are sampled during the runs (every 10 ms of run time, a warm batch of one
-operation kind, the kinds in turn; excluded from the run's time), so they see the same
+Unit costs are sampled during the runs (after every 100th cryptographic call, a warm batch
+of one operation kind, the kinds in turn; excluded from the run's time), so they see the same
 machine as the runs. Each scenario is measured in three consecutive parts of at least
 one run (short scenarios repeat until 2 s of run time in all), each part with its own
 unit costs; "parts" shows each part's ratio. "in situ" divides the wall time by the time
