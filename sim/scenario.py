@@ -582,7 +582,7 @@ _EVENT_FIELDS = ("user", "device", "by", "app", "to", "name")
 # Actions on a device in the user's hands (the escrow device never is)
 _HELD_DEVICE_ACTIONS = ("lose", "steal", "wipe", "decommission", "online", "offline", "mitm")
 # Device names the simulation gives itself: a member's escrow device, the EA backup key
-_ESCROW_DEVICE, _EA_BACKUP = "escrow", "ea-backup"
+_ESCROW_DEVICE, EA_BACKUP = "escrow", "ea-backup"
 
 
 def _where(i: int, u: UserSpec, section: str, key: str, rest: str) -> str:
@@ -604,8 +604,8 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
             if d.name in ea_devices:
                 problems.append((where, f"two EA devices share the name {d.name!r} (the admins "
                                         "share one chain)"))
-            if d.name == _EA_BACKUP:
-                problems.append((where, f"{_EA_BACKUP!r} is reserved for the EA backup key"))
+            if d.name == EA_BACKUP:
+                problems.append((where, f"{EA_BACKUP!r} is reserved for the EA backup key"))
             if d.replacement is not None:
                 problems.append((f"account.escrow.admins[{i}].devices[{j}].replacement",
                                  "EA devices are not replaced automatically: list the next EA device "
@@ -654,7 +654,7 @@ def _semantic_checks(s: Scenario) -> list[tuple[str, str]]:
             if getattr(e, field) is not None and field not in _USES[e.action]:
                 problems.append((f"{where}.{field}", f"{e.action} does not use {field} (it uses "
                                  f"{', '.join(f for f in _EVENT_FIELDS if f in _USES[e.action])})"))
-        if e.name in (_ESCROW_DEVICE, _EA_BACKUP):
+        if e.name in (_ESCROW_DEVICE, EA_BACKUP):
             problems.append((f"{where}.name", f"{e.name!r} is reserved for the escrow device and the EA backup key"))
         if e.action == "send" and e.app == "voicemail" and e.to is not None:
             problems.append((f"{where}.to", voicemail_to))

@@ -17,9 +17,7 @@ from .adversary import Adversaries
 from .behaviour import Behaviours, Draws, Person, name_key
 from .crypto import Crypto
 from .protocol import EA_USER, Account, ProtocolError, Sealed
-from .scenario import Dist, Event, Scenario, load
-
-EA_BACKUP = "ea-backup"  # the EA backup key that enabling escrow requires
+from .scenario import EA_BACKUP, Dist, Event, Scenario, load
 
 # Named child streams, one per purpose of a draw: a new kind of draw gets a new index and
 # shifts no other stream, and varying one policy leaves the draws of every other alone.
