@@ -12,10 +12,11 @@ what members' escrow devices hold.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .chain import Chain
-from .crypto import DecryptionFailed, DeviceKeys, fingerprint
+from .crypto import Crypto, DecryptionFailed, DeviceKeys, GenerationKeys, fingerprint
 from .protocol import EA_USER, ESCROW, PHYSICAL, Account, Box, ProtocolError, Sealed, User
 
 
@@ -31,6 +32,13 @@ class Adversary:
     device: str  # the device name its boxes are addressed to
     extra_boxes: list[Box] = field(default_factory=list)  # boxes made on a forked chain
     known: dict[int, bytes] = field(default_factory=dict)  # what the device whose keys these are opened
+    derived: dict[tuple[str, int], GenerationKeys] = field(default_factory=dict)  # (user, generation) → keys
+
+    def generation_keys(self, crypto: Crypto, user: str, g: int, seed: bytes) -> GenerationKeys:
+        """The keys this adversary derives from a seed it holds, once per generation."""
+        if (user, g) not in self.derived:
+            self.derived[(user, g)] = crypto.generation_keys(seed, self.name)
+        return self.derived[(user, g)]
 
 
 @dataclass
@@ -184,7 +192,8 @@ class Adversaries:
                     ea_seed = seeds.get((EA_USER, blob.ea_generation))
                     if ea_seed is None:
                         continue
-                    esc_keys = acc.open_escrow(blob, u.generation_keys(blob.ea_generation, ea_seed))
+                    esc_keys = acc.open_escrow(blob, partial(adv.generation_keys, acc.crypto, EA_USER,
+                                                             blob.ea_generation, ea_seed))
                     have = {g: s for (uid, g), s in seeds.items() if uid == member.id} | known
                     for g, s in self._open_all(member, esc_keys, esc.name, boxes, have).items():
                         seeds[(member.id, g)] = s
@@ -211,7 +220,8 @@ class Adversaries:
                 for m in by_gen.get((user, g), []):
                     if verified.get(m.message_id) != seed:
                         try:
-                            if self.account.users[user].open(m, seed) != m.message_id.encode():
+                            keys = adv.generation_keys(self.account.crypto, user, g, seed)
+                            if self.account.users[user].open(m, keys) != m.message_id.encode():
                                 continue
                         except DecryptionFailed:
                             continue

@@ -199,7 +199,7 @@ def build_result(sim: Simulation) -> Result:
     users = list(acc.users.values()) + ([acc.ea] if acc.ea is not None else [])
 
     # who holds a generation, and whether it is lost, is the same for all its messages
-    per_generation: dict[tuple[str, int], tuple[bytes | None, str, str, float | None, str]] = {}
+    per_generation: dict[tuple[str, int], tuple[str | None, str, str, float | None, str]] = {}
     readable: list[bool] = []
     verified: dict[str, bytes] = {}  # message id → the seed that really decrypted it
     for m in sim.sealed:
@@ -208,15 +208,17 @@ def build_result(sim: Simulation) -> Result:
         if key not in per_generation:
             readers = [d.name for d in u.active() if d.kind == PHYSICAL and u.in_hand(d.name)
                        and d.keys is not None and u.knows_generation(d.name, m.generation)]
-            seed = u.devices[readers[0]].known[m.generation] if readers else None
+            reader = readers[0] if readers else None
+            seed = u.devices[reader].known[m.generation] if reader else None
             same = [r for r in readers if u.devices[r].known[m.generation] == seed]
             via = [h for h in u.holders(m.generation)
                    if u.devices[h].kind != PHYSICAL and acc.available(m.user, h)]
-            per_generation[key] = (seed, _join(same), _join(via), *losses.generation_lost(*key))
-        # one real decryption per message, with the seed its readers opened from their boxes
-        seed = per_generation[key][0]
-        if seed is not None and u.open(m, seed) == m.message_id.encode():
-            verified[m.message_id] = seed
+            per_generation[key] = (reader, _join(same), _join(via), *losses.generation_lost(*key))
+        # one real decryption per message, by its first reader, with the keys that reader
+        # derived from the seed it opened from its box
+        reader = per_generation[key][0]
+        if reader is not None and u.open(m, u.generation_keys(m.generation, reader)) == m.message_id.encode():
+            verified[m.message_id] = u.devices[reader].known[m.generation]
         readable.append(m.message_id in verified)
     exposed, windows = sim.adversaries.exposure(sim.sealed, verified)
 

@@ -239,8 +239,10 @@ class Crypto:
     def new_device_keys(self) -> DeviceKeys:
         return self.device_keys_from_seed(self.random(32))
 
-    def generation_keys(self, seed: bytes) -> GenerationKeys:
-        """HKDF tree of a generation seed (PROTOCOL §2). Mail is hybrid when post-quantum."""
+    def generation_keys(self, seed: bytes, party: str = "") -> GenerationKeys:
+        """HKDF tree of a generation seed (PROTOCOL §2). Mail is hybrid when post-quantum.
+        ``party`` names who derives: part of the operation's identity (:data:`IDENTITY`),
+        as the same seed derived by another device is another operation."""
         self.ops["generation_derive_pq" if self.post_quantum else "generation_derive"] += 1
         return GenerationKeys(
             seed=seed,
@@ -250,8 +252,8 @@ class Crypto:
             symmetric=_hkdf(seed, "puk/symmetric", 32),
         )
 
-    def new_generation(self) -> GenerationKeys:
-        return self.generation_keys(self.random(32))
+    def new_generation(self, party: str = "") -> GenerationKeys:
+        return self.generation_keys(self.random(32), party)
 
     # -- HPKE
     def hpke_seal(self, op: str, plaintext: bytes, to: KemPublic, info: bytes) -> bytes:
@@ -317,6 +319,6 @@ IDENTITY: dict[str, Callable[..., tuple[Any, ...]]] = {
     "sign": lambda key, message: (key.private_bytes_raw(), message),
     "verify": lambda verify_key, signature, message: (verify_key, signature, message),
     "device_keys_from_seed": lambda seed: (seed,),
-    "generation_keys": lambda seed: (seed,),
+    "generation_keys": lambda seed, party="": (seed, party),
     "backup_seed": lambda text, user_id: (text, user_id),
 }

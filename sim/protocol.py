@@ -8,7 +8,7 @@ private key, and every "can decrypt" of a real HPKE open.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -49,6 +49,7 @@ class Device:
     kem_public: KemPublic
     keys: DeviceKeys | None  # None: wiped, erased after revocation, or never held locally
     known: dict[int, bytes] = field(default_factory=dict)  # generation → seed, from opened boxes
+    derived: dict[int, GenerationKeys] = field(default_factory=dict)  # generation → keys it derived
     revoked_at: float | None = None
     revoked_signed: bool = False
     gone_at: float | None = None  # left legitimate hands or lost its keys
@@ -63,6 +64,10 @@ class Device:
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+    def erase(self) -> None:
+        """The device forgets its keys and every seed it opened."""
+        self.keys, self.known, self.derived = None, {}, {}
 
     @property
     def virtual(self) -> bool:
@@ -137,7 +142,7 @@ class User:
         self.graph: nx.Graph = nx.Graph()
         self.stale = False  # an unsigned revocation awaits a PerUserKeyRotate
         self.escrow_stale = False  # the EA generation rotated; escrow device needs re-key
-        self._derived: dict[int, GenerationKeys] = {}  # creator-side derivation, per generation
+        self._seeds: dict[int, bytes] = {}  # generation → its seed as created (a box's check)
 
     # ------------------------------------------------------------ queries
     @property
@@ -224,29 +229,35 @@ class User:
 
     def _open(self, d: Device, box: Box, key: KemPrivate) -> bytes:
         seed = self.crypto.open_box(box.ciphertext, key, self._binding(box.generation, box.sender, d.name))
-        if seed != self._derived[box.generation].seed:
+        if seed != self._seeds[box.generation]:
             raise DecryptionFailed(f"box for generation {box.generation} holds a wrong seed")
         d.known[box.generation] = seed
         return seed
 
-    def generation_keys(self, g: int, seed: bytes) -> GenerationKeys:
-        """The HKDF tree of generation ``g`` from a seed a device opened."""
-        keys = self._derived[g]
-        if keys.seed != seed:
-            raise DecryptionFailed(f"not the seed of generation {g}")
-        return keys
+    def generation_keys(self, g: int, device: str) -> GenerationKeys:
+        """The HKDF tree of generation ``g`` as ``device`` derives it from the seed it
+        opened (its box opened first if need be): once per device (its creator derived it
+        when it made the generation)."""
+        d = self.devices[device]
+        if g not in d.derived:
+            if not self.knows_generation(device, g):
+                raise DecryptionFailed(f"{self.id}/{device} holds no seed of generation {g}")
+            d.derived[g] = self.crypto.generation_keys(d.known[g], f"{self.id}/{device}")
+        return d.derived[g]
 
     # ------------------------------------------------------------ chain links
-    def _new_generation(self) -> tuple[GenerationKeys, dict[str, Any]]:
-        """A fresh generation seed and its chain-link body (public keys)."""
-        keys = self.crypto.new_generation()
+    def _new_generation(self, creator: str) -> tuple[GenerationKeys, dict[str, Any]]:
+        """A fresh generation seed, the keys ``creator`` derives from it, and its
+        chain-link body (public keys)."""
+        keys = self.crypto.new_generation(f"{self.id}/{creator}")
         n = len(self.generations) + 1
-        self._derived[n] = keys
+        self._seeds[n] = keys.seed
         return keys, _gen_body(n, keys.public())
 
     def _record_generation(self, keys: GenerationKeys, creator: str, at: float) -> int:
         n = len(self.generations) + 1
         self.generations.append(Generation(n, creator, at, self.chain.tail[0], keys.public()))
+        self.devices[creator].derived[n] = keys
         for d in self.active():
             if not self.chain.lockdown or d.name in self.chain.confirmed:
                 self._box(n, keys.seed, creator, d.name, at)
@@ -284,7 +295,7 @@ class User:
         body = self._device_body(name, kind, keys)
         gen_keys = None
         if first or not self.chain.lockdown:
-            gen_keys, body["generation"] = self._new_generation()
+            gen_keys, body["generation"] = self._new_generation(name)
         link = self.chain.make("root" if first else "device_add", body, {name: keys.signing})
         self.chain.append(link)
         d = self._enter(name, kind, keys, at)
@@ -327,7 +338,7 @@ class User:
         body: dict[str, Any] = {"by": approver, "approved": targets, "revoked": revoke}
         gen_keys = None
         if revoke:
-            gen_keys, body["generation"] = self._new_generation()
+            gen_keys, body["generation"] = self._new_generation(approver)
         if cosigner is not None:
             body["cosigner"], body["ea_seq"] = cosigner[0], cosigner[2]
             signers[cosigner[0]] = cosigner[1]
@@ -377,7 +388,7 @@ class User:
         if d.gone_at is None:
             d.gone_at, d.gone_cause = at, "revoked"
             if d.kind != BACKUP:
-                d.keys, d.known = None, {}  # the device erases its keys when it learns of it
+                d.erase()  # the device erases its keys when it learns of it
 
     def enable_lockdown(self, by: str, at: float) -> None:
         """Lockdown mode: requires one approval class and an existing backup key."""
@@ -398,7 +409,7 @@ class User:
             raise ProtocolError(f"{self.id}: unconfirmed {by} may not revoke in lockdown")
         for t in targets:
             self._mark_revoked(t, at, signed=True)
-        gen_keys, gen = self._new_generation()
+        gen_keys, gen = self._new_generation(by)
         self.chain.append(self.chain.make("device_revoke",
                                           {"by": by, "revoked": targets, "generation": gen}, signers))
         for t in targets:
@@ -421,7 +432,7 @@ class User:
         signers = self._signer(by)
         if self.chain.lockdown and by not in self.chain.confirmed:
             raise ProtocolError(f"{self.id}: unconfirmed {by} may not rotate in lockdown")
-        gen_keys, gen = self._new_generation()
+        gen_keys, gen = self._new_generation(by)
         self.chain.append(self.chain.make("puk_rotate", {"by": by, "generation": gen}, signers))
         self.log.add(at, self.id, "rotate", by)
         return self._record_generation(gen_keys, by, at)
@@ -433,7 +444,7 @@ class User:
         if d.gone_at is None:
             d.gone_at, d.gone_cause = at, cause
         if cause == "wiped":
-            d.keys, d.known = None, {}
+            d.erase()
         self.log.add(at, self.id, cause, name)
 
     # ------------------------------------------------------------ content
@@ -446,8 +457,8 @@ class User:
         ct = self.crypto.seal_content(plaintext, g.public[APP_KEY[app]], binding)
         return Sealed(message_id, self.id, app, g.number, at, ct, binding)
 
-    def open(self, sealed: Sealed, seed: bytes) -> bytes:
-        keys = self.generation_keys(sealed.generation, seed)
+    def open(self, sealed: Sealed, keys: GenerationKeys) -> bytes:
+        """Decrypt ``sealed`` with the keys of its generation."""
         return self.crypto.open_content(sealed.ciphertext, getattr(keys, APP_KEY[sealed.app]), sealed.binding)
 
     def can_decrypt(self, device: str, sealed: Sealed) -> bool:
@@ -455,7 +466,7 @@ class User:
         if not self.knows_generation(device, sealed.generation):
             return False
         try:
-            self.open(sealed, self.devices[device].known[sealed.generation])
+            self.open(sealed, self.generation_keys(sealed.generation, device))
         except DecryptionFailed:
             return False
         return True
@@ -613,8 +624,8 @@ class Account:
         assert esc.escrow_blob is not None
         esc.retired.append((esc.escrow_blob, u.boxes_to(esc.name), esc.known))
         u.drop_boxes(esc.name)
-        esc.verify_key, esc.kem_public, esc.escrow_blob, esc.known = (
-            keys.verify_key, keys.kem_public, blob, {})
+        esc.verify_key, esc.kem_public, esc.escrow_blob, esc.known, esc.derived = (
+            keys.verify_key, keys.kem_public, blob, {}, {})
         for g, seed in sorted(known.items()):
             u._box(g, seed, by, esc.name, at)
         u.escrow_stale = False
@@ -634,12 +645,13 @@ class Account:
             if self.escrow_device(u.id) is not None:
                 u.escrow_stale = True
 
-    def open_escrow(self, blob: EscrowBlob, ea_keys: GenerationKeys) -> DeviceKeys:
+    def open_escrow(self, blob: EscrowBlob, ea_keys: Callable[[], GenerationKeys]) -> DeviceKeys:
         """The escrow device's keys from its blob, with the keys of the EA generation it is
-        sealed to: the blob is opened once, a later recovery reuses what it gave."""
+        sealed to (``ea_keys``, asked for only if needed): the blob is opened once, a
+        later recovery reuses what it gave."""
         keys = self._escrow_opened.get(blob.ciphertext)
         if keys is None:
-            seed = self.crypto.open_box(blob.ciphertext, ea_keys.general, blob.binding)
+            seed = self.crypto.open_box(blob.ciphertext, ea_keys().general, blob.binding)
             keys = self._escrow_opened[blob.ciphertext] = self.crypto.device_keys_from_seed(seed)
         return keys
 
@@ -651,15 +663,15 @@ class Account:
             raise ProtocolError(f"{user_id} is not escrowed")
         blob = esc.escrow_blob
         if backup_text is not None:
-            name, bkeys = self.backup_keys(EA_USER, backup_text)
-            known = ea.knows(name, bkeys)
+            opener, bkeys = self.backup_keys(EA_USER, backup_text)
+            known = ea.knows(opener, bkeys)
         else:
             if not ea.in_hand(ea_device):
                 raise ProtocolError(f"EA device {ea_device} is not available")
-            known = ea.knows(ea_device)
+            opener, known = ea_device, ea.knows(ea_device)
         if blob.ea_generation not in known:
             raise ProtocolError(f"EA {ea_device} does not know EA generation {blob.ea_generation}")
-        keys = self.open_escrow(blob, ea.generation_keys(blob.ea_generation, known[blob.ea_generation]))
+        keys = self.open_escrow(blob, lambda: ea.generation_keys(blob.ea_generation, opener))
         if keys.verify_key != esc.verify_key:
             raise ProtocolError("escrow blob does not derive the escrow device on the chain")
         return keys

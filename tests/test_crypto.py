@@ -320,8 +320,8 @@ def test_post_quantum_mail_is_hybrid_voicemail_is_x25519() -> None:
     vm = u.seal("v1", "voicemail", b"voicemail", 11.0)
     for d in ("a", "b"):
         assert u.can_decrypt(d, mail) and u.can_decrypt(d, vm)
-    assert u.open(mail, u.knows("b")[mail.generation]) == b"post-quantum mail"
-    assert u.open(vm, u.knows("b")[vm.generation]) == b"voicemail"
+    assert u.open(mail, u.generation_keys(mail.generation, "b")) == b"post-quantum mail"
+    assert u.open(vm, u.generation_keys(vm.generation, "b")) == b"voicemail"
 
 
 def test_classical_mode_is_x25519_everywhere() -> None:
@@ -379,8 +379,7 @@ def test_content_binding() -> None:
     acc = _small_account(23)
     u = acc.users["alice"]
     m = u.seal("m1", MAIL, b"hi", 20.0)
-    seed = u.knows("a")[m.generation]
-    key = u.generation_keys(m.generation, seed).email
+    key = u.generation_keys(m.generation, "a").email
     assert acc.crypto.open_content(m.ciphertext, key, m.binding) == b"hi"
     assert m.binding == content_binding("alice", MAIL, m.generation, "m1")
     for wrong in (content_binding("bob", MAIL, m.generation, "m1"),
@@ -391,7 +390,7 @@ def test_content_binding() -> None:
             acc.crypto.open_content(m.ciphertext, key, wrong)
     # the voicemail key of the same generation does not open mail
     with pytest.raises(DecryptionFailed):
-        acc.crypto.open_content(m.ciphertext, u.generation_keys(m.generation, seed).voicemail,
+        acc.crypto.open_content(m.ciphertext, u.generation_keys(m.generation, "a").voicemail,
                                 m.binding)
 
 
@@ -406,6 +405,25 @@ def test_operation_counters() -> None:
     assert crypto.ops["box_seal"] >= 3 and crypto.ops["box_open"] >= 1
     assert crypto.ops["sign"] >= 4 and crypto.ops["verify"] >= 4
     assert crypto.ops["argon2id"] == 1
+
+
+def test_each_reading_device_derives_the_generation_keys_itself_once() -> None:
+    """The creator of a generation derived its keys when it made it; any other device
+    derives them from the seed it opened, once, and decrypts with its own keys."""
+    crypto = cheap(25)
+    u = Account(crypto).user("alice")
+    u.add_device("a", 0)
+    u.add_device("b", 1)  # creates generation 2, boxed to a and b
+    m = u.seal("m1", MAIL, b"hi", 2.0)
+    assert m.generation == 2 and crypto.ops["generation_derive"] == 2
+    assert u.can_decrypt("b", m)  # the creator: no new derivation
+    assert crypto.ops["generation_derive"] == 2
+    assert u.can_decrypt("a", m) and u.can_decrypt("a", u.seal("m2", MAIL, b"again", 3.0))
+    assert crypto.ops["generation_derive"] == 3  # a derived generation 2 once
+    assert u.generation_keys(2, "a") is not u.generation_keys(2, "b")
+    assert u.generation_keys(2, "a").public() == u.generations[1].public
+    u.gone("a", 4.0, "wiped")  # a wiped device forgets what it derived
+    assert not u.devices["a"].derived and not u.can_decrypt("a", m)
 
 
 def test_a_character_outside_the_alphabet_is_corrected_as_an_erasure() -> None:

@@ -194,7 +194,7 @@ class DMEMachine(RuleBasedStateMachine):
             box = self.u.boxes[(n, target)]
             seed = self.crypto.open_box(box.ciphertext, keys.kem,
                                         self.u._binding(n, box.sender, target))
-            assert self.u.open(m, seed) == b"window"
+            assert self.u.open(m, self.crypto.generation_keys(seed)) == b"window"
 
     @precondition(lambda self: bool(self._in_hand()))
     @rule(data=st.data(), dt=DT)
@@ -331,10 +331,10 @@ class DMEMachine(RuleBasedStateMachine):
             for g, m in self.messages.items():
                 if g in known:
                     if (d.name, g) not in self.checked:
-                        pub = crypto.generation_keys(known[g]).public()
-                        assert pub == u.generations[g - 1].public  # the chain's keys for g
+                        keys = crypto.generation_keys(known[g])
+                        assert keys.public() == u.generations[g - 1].public  # the chain's keys for g
                         assert u.can_decrypt(d.name, m)
-                        assert u.open(m, known[g]) == b"gen %d" % g
+                        assert u.open(m, keys) == b"gen %d" % g
                         self.checked.add((d.name, g))
                 else:
                     assert not u.can_decrypt(d.name, m)
@@ -349,7 +349,7 @@ class DMEMachine(RuleBasedStateMachine):
                     continue
                 box = u.boxes[(g, name)]
                 seed = crypto.open_box(box.ciphertext, keys.kem, u._binding(g, box.sender, name))
-                assert u.open(self.messages[g], seed) == b"gen %d" % g
+                assert u.open(self.messages[g], crypto.generation_keys(seed)) == b"gen %d" % g
                 self.checked.add((name, g))
 
     @invariant()
