@@ -25,7 +25,6 @@ from .scenario import (
     Behaviour,
     DeviceSpec,
     Dist,
-    Event,
     Fixed,
     Sessions,
     Traffic,
@@ -468,8 +467,3 @@ class Behaviours:
             self.sim.send(to, app, sender)
         if sender in users:
             self.sim.send(sender, app, sender)
-
-    # ------------------------------------------------------------ scripted timeline
-    def scripted(self, event: Event) -> Proc:
-        yield self.env.timeout(max(0.0, event.at - self.env.now))
-        self.sim.perform(event)
