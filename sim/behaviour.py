@@ -56,7 +56,7 @@ class DeviceState:
 @dataclass
 class Draws:
     """Random streams made on first use, one per purpose of a draw (see
-    :data:`sim.simulation.STREAMS`; ``stream(purpose, *extra)`` makes one), and draws from
+    :data:`sim.streams.STREAMS`; ``stream(purpose, *extra)`` makes one), and draws from
     them: draws of one purpose never shift those of another, so that varying one policy
     in a sweep leaves every other draw of the history where it was."""
 

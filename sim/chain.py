@@ -76,9 +76,11 @@ REQUIRED_SIGNERS: dict[str, tuple[str, ...]] = {
     "escrow_enable": ("by",),
 }
 ADDS_DEVICE = {"root", "account_root", "device_add", "device_add_and_approve"}
+SIGNED_BY_NEW_KEY = ADDS_DEVICE | {"device_key_rotate"}  # the key the link brings signs it
 
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+# Link bodies hold no cycles: no need for the encoder's check (a dict per call).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), check_circular=False)
 
 
 def _canonical(obj: Any) -> bytes:
@@ -104,12 +106,6 @@ class Link:
     def encode(self) -> bytes:
         """Canonical JSON of the whole link: sorted keys put "signatures" last."""
         return self.payload[:-1] + b',"signatures":' + _canonical(self.signatures) + b"}"
-
-    def signed(self, signatures: dict[str, str]) -> Link:
-        """This link with ``signatures`` (its payload, already encoded, carried over)."""
-        link = Link(self.seq, self.prev, self.kind, self.body, signatures)
-        link.__dict__["payload"] = self.payload
-        return link
 
     @cached_property
     def hash(self) -> bytes:
@@ -185,9 +181,10 @@ class Chain:
     def make(self, kind: str, body: dict[str, Any], signers: dict[str, Any]) -> Link:
         """Build the next link and sign it with ``signers`` (name → Ed25519 key)."""
         seq, prev = self.tail
-        unsigned = Link(seq + 1, prev, kind, body)
-        return unsigned.signed({name: self.crypto.sign(key, unsigned.payload).hex()
-                                for name, key in sorted(signers.items())})
+        link = Link(seq + 1, prev, kind, body)
+        for name, key in sorted(signers.items()):  # before the link leaves here or is hashed
+            link.signatures[name] = self.crypto.sign(key, link.payload).hex()
+        return link
 
     def append(self, link: Link) -> Link:
         """Verify ``link`` against the chain and add it, or raise a :class:`ChainError`."""
@@ -223,7 +220,7 @@ class Chain:
             raise ForkError(f"{self.owner}: link {link.seq} does not extend this chain's tip")
 
     def _key_of(self, name: str, link: Link) -> bytes:
-        if link.kind in ADDS_DEVICE | {"device_key_rotate"} and name == link.body.get("device"):
+        if link.kind in SIGNED_BY_NEW_KEY and name == link.body.get("device"):
             return bytes.fromhex(link.body["verify_key"])
         if name in self.verify_keys:
             if name in self.revoked:

@@ -18,18 +18,7 @@ from .behaviour import Behaviours, Draws, Person, name_key
 from .crypto import Crypto
 from .protocol import EA_USER, Account, ProtocolError, Sealed
 from .scenario import EA_BACKUP, Dist, Event, Scenario, load
-
-# Named child streams, one per purpose of a draw: a new kind of draw gets a new index and
-# shifts no other stream, and varying one policy leaves the draws of every other alone.
-STREAMS = {"keys": 0, "escrow_admins": 1, "traffic": 2, "sessions": 3, "fates": 4, "approval": 5,
-           "fingerprint": 6, "revocation": 7, "notice": 8, "backup": 9, "recovery": 10, "escrow": 11,
-           "mitm": 12, "leak": 13, "server": 14, "ea_attack": 15}
-
-
-def stream(seed: int, rep: int, name: str, *extra: int) -> np.random.Generator:
-    """The random stream ``name`` of replication ``rep`` (per user, device… when ``extra`` is given)."""
-    # what default_rng builds, without its argument checks (a run makes several)
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(rep, STREAMS[name], *extra))))
+from .streams import stream
 
 
 class Environment(simpy.Environment):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +13,7 @@ from sim.crypto import DecryptionFailed
 from sim.protocol import APP_KEY, PHYSICAL
 from sim.scenario import validate
 from sim.simulation import Simulation
+from sim.streams import STREAMS, SpawnedSeed, stream
 
 days = st.integers(min_value=0, max_value=60).map(lambda d: f"{d}d")
 later = st.integers(min_value=1, max_value=60).map(lambda d: f"{d}d")  # a fate at 0d and a replacement
@@ -179,3 +181,25 @@ def test_same_seed_and_rep_same_tables(data: dict[str, Any], rep: int) -> None:
     a, b = Simulation(s, rep=rep).run(), Simulation(s, rep=rep).run()
     assert a.messages.equals(b.messages) and a.events.equals(b.events)
     assert a.summary == b.summary
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**130), st.lists(st.integers(0, 2**100), max_size=6),
+       st.sampled_from([(4, np.uint64), (8, np.uint32), (3, np.uint32), (1, np.uint64)]))
+def test_streams_are_numpys_seed_sequence_bit_for_bit(seed: int, key: list[int], words: tuple[int, Any]) -> None:
+    """A stream's seeding (Python integers, see sim.streams) gives numpy's own state words,
+    so every draw is the one ``SeedSequence(seed, spawn_key=...)`` would give."""
+    ours, numpys = SpawnedSeed(seed, tuple(key)), np.random.SeedSequence(seed, spawn_key=tuple(key))
+    assert ours.pool == numpys.pool.tolist()
+    n, dtype = words
+    mine = ours.generate_state(n, dtype)
+    assert mine.dtype == dtype and mine.tolist() == numpys.generate_state(n, dtype).tolist()
+    if key:
+        a = np.random.Generator(np.random.PCG64(numpys))
+        b = np.random.Generator(np.random.PCG64(ours))  # type: ignore[arg-type]
+        assert a.random(5).tolist() == b.random(5).tolist()
+
+
+def test_a_named_stream_is_the_documented_seed_sequence() -> None:
+    expected = np.random.default_rng(np.random.SeedSequence(7, spawn_key=(2, STREAMS["fates"], 99)))
+    assert stream(7, 2, "fates", 99).random(10).tolist() == expected.random(10).tolist()
