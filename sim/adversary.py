@@ -207,7 +207,9 @@ class Adversaries:
         readers'); an adversary holding that seed reads the message without opening it
         again, any other message it opens for real (and adds to ``verified``)."""
         exposed: dict[str, list[str]] = {}
-        windows = []
+        windows: list[dict[str, Any]] = []
+        if not self.all:
+            return exposed, windows
         by_gen: dict[tuple[str, int], list[Sealed]] = {}
         for m in sealed:
             by_gen.setdefault((m.user, m.generation), []).append(m)

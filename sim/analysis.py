@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -198,65 +197,58 @@ def build_result(sim: Simulation) -> Result:
     losses = Losses(acc)
     users = list(acc.users.values()) + ([acc.ea] if acc.ea is not None else [])
 
+    # the devices that may read a user's messages: physical, in the user's hands, with keys
+    in_hand = {u.id: [d for d in u.devices.values()
+                      if d.kind == PHYSICAL and u.in_hand(d.name) and d.keys is not None]
+               for u in acc.users.values()}
     # who holds a generation, and whether it is lost, is the same for all its messages
     per_generation: dict[tuple[str, int], tuple[str | None, str, str, float | None, str]] = {}
-    readable: list[bool] = []
+    # each message's readable_by, status, lost_at, lost_cause and recoverable_via
+    fates: list[tuple[str, str, float | None, str, str]] = []
     verified: dict[str, bytes] = {}  # message id → the seed that really decrypted it
     for m in sim.sealed:
         u = acc.users[m.user]
         key = (m.user, m.generation)
         if key not in per_generation:
-            readers = [d.name for d in u.active() if d.kind == PHYSICAL and u.in_hand(d.name)
-                       and d.keys is not None and u.knows_generation(d.name, m.generation)]
-            reader = readers[0] if readers else None
-            seed = u.devices[reader].known[m.generation] if reader else None
-            same = [r for r in readers if u.devices[r].known[m.generation] == seed]
+            readers = [d for d in in_hand[m.user] if u.knows_generation(d.name, m.generation)]
+            seed = readers[0].known[m.generation] if readers else None
+            same = [d.name for d in readers if d.known[m.generation] == seed]
             via = [h for h in u.holders(m.generation)
                    if u.devices[h].kind != PHYSICAL and acc.available(m.user, h)]
-            per_generation[key] = (reader, _join(same), _join(via), *losses.generation_lost(*key))
+            per_generation[key] = (readers[0].name if readers else None, _join(same), _join(via),
+                                   *losses.generation_lost(*key))
+        reader, readers_text, via_text, lost_at, cause = per_generation[key]
         # one real decryption per message, by its first reader, with the keys that reader
         # derived from the seed it opened from its box
-        reader = per_generation[key][0]
         if reader is not None and u.open(m, u.generation_keys(m.generation, reader)) == m.message_id.encode():
             verified[m.message_id] = u.devices[reader].known[m.generation]
-        readable.append(m.message_id in verified)
+            fates.append((readers_text, "readable", None, "", ""))
+        elif lost_at is not None:
+            fates.append(("", "lost", max(lost_at, m.sent_at), cause, ""))
+        else:
+            fates.append(("", "recoverable", None, "", via_text))
     exposed, windows = sim.adversaries.exposure(sim.sealed, verified)
-
-    messages = []
-    for m, sender, ok in zip(sim.sealed, sim.senders, readable, strict=True):
-        _, readers_text, via_text, lost_at, cause = per_generation[(m.user, m.generation)]
-        status = "readable" if ok else ("lost" if lost_at is not None else "recoverable")
-        lost = status == "lost"
-        messages.append((
-            m.message_id, m.user, sender, m.app, m.sent_at, m.generation,
-            readers_text if ok else "", status,
-            max(lost_at, m.sent_at) if lost and lost_at is not None else None,
-            cause if lost else "", via_text if status == "recoverable" else "",
-            _join(exposed.get(m.message_id, [])),
-        ))
+    exposed_to = {message_id: _join(names) for message_id, names in exposed.items()}
+    messages = [(m.message_id, m.user, sender, m.app, m.sent_at, m.generation, *fate,
+                 exposed_to.get(m.message_id, ""))
+                for m, sender, fate in zip(sim.sealed, sim.senders, fates, strict=True)]
 
     devices, holders, generations = [], [], []
     for u in users:
+        access = u.data_access_of_all()
         for d in u.devices.values():
-            devices.append({
-                "user": u.id, "device": d.name, "kind": d.kind,
-                "label": sim.labels.get((u.id, d.name), d.kind),
-                "added_at": d.added_at, "data_access": u.data_access(d.name),
-                "approved_by": _join(u.approved_by(d.name)),
-                "revoked_at": d.revoked_at, "revoked_signed": d.revoked_signed if d.revoked else None,
-                "lost_at": d.gone_at, "lost_cause": d.gone_cause or "",
-                "available": acc.available(u.id, d.name),
-                "generations": _join([str(g) for g in sorted(u.boxed(d.name))]),
-            })
+            devices.append((
+                u.id, d.name, d.kind, sim.labels.get((u.id, d.name), d.kind), d.added_at, access[d.name],
+                _join(u.approved_by(d.name)), d.revoked_at, d.revoked_signed if d.revoked else None,
+                d.gone_at, d.gone_cause or "", acc.available(u.id, d.name),
+                _join([str(g) for g in sorted(u.boxed(d.name))]),
+            ))
         for (g, h), box in sorted(u.boxes.items()):
-            when, why = losses.holder_gone(u.id, h)
-            holders.append({"user": u.id, "generation": g, "holder": h, "kind": u.devices[h].kind,
-                            "boxed_at": box.created_at, "boxed_by": box.sender,
-                            "unavailable_at": when, "cause": why})
+            holders.append((u.id, g, h, u.devices[h].kind, box.created_at, box.sender,
+                            *losses.holder_gone(u.id, h)))
         for gen in u.generations:
-            lost_at, cause = losses.generation_lost(u.id, gen.number)
-            generations.append({"user": u.id, "generation": gen.number, "created_by": gen.created_by,
-                                "created_at": gen.created_at, "lost_at": lost_at, "lost_cause": cause})
+            generations.append((u.id, gen.number, gen.created_by, gen.created_at,
+                                *losses.generation_lost(u.id, gen.number)))
 
     # the log is appended in simulated-time order, so it is already ordered by (time, seq)
     tables: dict[str, Rows | pd.DataFrame] = {
@@ -265,12 +257,17 @@ def build_result(sim: Simulation) -> Result:
     return Result(tables, summarise(messages, generations, sim) | {"adversaries": windows})
 
 
-def summarise(messages: list[tuple[Any, ...]], generations: list[dict[str, Any]], sim: Simulation) -> dict[str, Any]:
+# where summarise finds what it counts in a row of the messages and generations tables
+STATUS, LOST_AT, EXPOSED_TO = (COLUMNS["messages"].index(c) for c in ("status", "lost_at", "exposed_to"))
+GEN_USER, GEN_LOST_AT = (COLUMNS["generations"].index(c) for c in ("user", "lost_at"))
+
+
+def summarise(messages: list[tuple[Any, ...]], generations: list[tuple[Any, ...]], sim: Simulation) -> dict[str, Any]:
     n = len(messages)
-    status, lost_col, exposed_col = (COLUMNS["messages"].index(c) for c in ("status", "lost_at", "exposed_to"))
-    counts = Counter(m[status] for m in messages)
-    lost_at = [m[lost_col] for m in messages if m[status] == "lost"]
-    exposed = sum(1 for m in messages if m[exposed_col])
+    status = [m[STATUS] for m in messages]
+    lost_at = [m[LOST_AT] for m in messages if m[STATUS] == "lost"]
+    exposed = len([m for m in messages if m[EXPOSED_TO]])
+    lost_gens = [g[GEN_USER] for g in generations if g[GEN_LOST_AT] is not None]  # each lost one's user
     s = sim.scenario
     return {
         "scenario": s.name, "seed": sim.seed, "rep": sim.rep, "horizon": s.horizon,
@@ -278,14 +275,14 @@ def summarise(messages: list[tuple[Any, ...]], generations: list[dict[str, Any]]
         "post_quantum": s.post_quantum,
         "argon2": {"memory_kib": s.argon2.memory_kib, "passes": s.argon2.passes, "lanes": s.argon2.lanes},
         "messages": n,
-        "readable": counts["readable"],
-        "recoverable": counts["recoverable"],
-        "lost": counts["lost"],
-        "fraction_lost": counts["lost"] / n if n else 0.0,
+        "readable": status.count("readable"),
+        "recoverable": status.count("recoverable"),
+        "lost": len(lost_at),
+        "fraction_lost": len(lost_at) / n if n else 0.0,
         "any_loss": bool(lost_at),
         "first_loss_at": float(min(lost_at)) if lost_at else None,
-        "generations_lost": sum(1 for g in generations if g["lost_at"] is not None and g["user"] != EA_USER),
-        "ea_generations_lost": sum(1 for g in generations if g["lost_at"] is not None and g["user"] == EA_USER),
+        "generations_lost": len(lost_gens) - lost_gens.count(EA_USER),
+        "ea_generations_lost": lost_gens.count(EA_USER),
         "exposed": exposed,
         "fraction_exposed": exposed / n if n else 0.0,
         "ops": dict(sorted(sim.account.crypto.ops.items())),

@@ -151,7 +151,7 @@ class User:
 
     def active(self) -> list[Device]:
         """Devices on the chain and not revoked, in chain order."""
-        return [d for d in self.devices.values() if not d.revoked]
+        return [d for d in self.devices.values() if d.revoked_at is None]
 
     def boxed(self, device: str) -> set[int]:
         """Generations with a box addressed to ``device`` (the model's p(x))."""
@@ -174,6 +174,13 @@ class User:
     def data_access(self, device: str) -> float:
         """v(x): the earliest add time in x's approval class."""
         return min(self.devices[n].added_at for n in self.approval_class(device))
+
+    def data_access_of_all(self) -> dict[str, float]:
+        """v(x) of every device, one approval class at a time."""
+        access: dict[str, float] = {}
+        for c in nx.connected_components(self.graph):
+            access |= dict.fromkeys(c, min(self.devices[n].added_at for n in c))
+        return access
 
     def approved_by(self, device: str) -> list[str]:
         d = self.devices[device]
