@@ -160,15 +160,18 @@ def test_same_table_from_serial_processes_and_dask(serial: pd.DataFrame, tmp_pat
     assert manifest["executor"] == "dask local" and "distributed" in manifest["versions"]
 
 
-def test_local_cluster_workers_run_without_the_statistical_profiler() -> None:
-    """--scheduler local: the workers' 10 ms stack sampling slowed sweeps by up to 12%."""
+def test_local_cluster_runs_without_what_a_sweep_does_not_need() -> None:
+    """--scheduler local: no stack sampling in the workers (it slowed sweeps by up to 12%),
+    no work stealing, memory checks once a second (the limits still hold)."""
     distributed = pytest.importorskip("distributed")
 
-    def profiling(dask_worker: Any) -> bool:
-        return "profile" in dask_worker.periodic_callbacks
+    def worker(dask_worker: Any) -> tuple[bool, float, float]:
+        return ("profile" in dask_worker.periodic_callbacks, dask_worker.memory_manager.memory_monitor_interval,
+                dask_worker.periodic_callbacks["monitor"].callback_time)
 
     with runner.local_cluster() as cluster, distributed.Client(cluster) as client:
-        assert list(client.run(profiling).values()) == [False, False]
+        assert list(client.run(worker).values()) == [(False, 1, 1000), (False, 1, 1000)]
+        assert "stealing" not in client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.extensions))
 
 
 def test_batch_size_and_threads_do_not_change_the_table(serial: pd.DataFrame) -> None:
