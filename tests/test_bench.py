@@ -10,6 +10,7 @@ from helpers import SCENARIOS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
+import cold  # noqa: E402
 import common  # noqa: E402
 import overhead  # noqa: E402
 
@@ -42,3 +43,9 @@ def test_overhead_replays_the_cryptography_and_restores_it() -> None:
     wall, phases = overhead.measure(load(SCENARIOS / "help_article.yaml"), rounds=2)
     assert wall > 0 and len(phases) == len(overhead.PHASES) and all(p > 0 for p in phases)
     assert {name: getattr(Crypto, name) for name in IDENTITY} == real
+
+
+def test_cold_and_warm_costs_of_each_operation() -> None:
+    costs = cold.measure(calls=3)
+    assert {"HPKE box open", "a random stream"} <= set(costs)
+    assert all(0 < w < 1 and 0 < k < 1 for w, k in costs.values())

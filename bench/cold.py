@@ -1,0 +1,83 @@
+"""Cold versus warm: what one call costs when it comes between other work, as every call
+of a small run does, against its cost in a warm loop, as the floor prices it.
+
+For each operation: the median of single calls each made after about a millisecond of
+unrelated Python that allocates and touches memory (as a run does between them), divided by the mean of a
+warm loop of the same call. A diagnostic for the floor ratios of the small stories.
+
+    python bench/cold.py [--calls 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sim.crypto import Crypto  # noqa: E402
+from sim.streams import stream  # noqa: E402
+
+
+def other_work() -> None:
+    """About a millisecond of Python that touches a few hundred kilobytes, as a run's
+    protocol model and SimPy loop do between two cryptographic calls."""
+    rows = [{"n": i, "s": str(i)} for i in range(3_000)]
+    sorted(rows, key=lambda r: r["s"])
+
+
+def cold(call: Callable[[], Any], calls: int) -> float:
+    times = []
+    for _ in range(calls):
+        other_work()
+        t = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def warm(call: Callable[[], Any], calls: int) -> float:
+    call()
+    t = time.perf_counter()
+    for _ in range(calls):
+        call()
+    return (time.perf_counter() - t) / calls
+
+
+def measure(calls: int) -> dict[str, tuple[float, float]]:
+    """Seconds per call of each operation: (warm, cold)."""
+    c = Crypto(np.random.default_rng(0))
+    dev = c.new_device_keys()
+    box = c.seal_box(b"s" * 32, dev.kem_public, b"b")
+    sig = c.sign(dev.signing, b"x" * 400)
+    ops: dict[str, Callable[[], Any]] = {
+        "sha256 of one byte": lambda: hashlib.sha256(b"x").digest(),
+        "a random stream": lambda: stream(1, 0, "traffic", 2**62, 1),
+        "HPKE box seal": lambda: c.seal_box(b"s" * 32, dev.kem_public, b"b"),
+        "HPKE box open": lambda: c.open_box(box, dev.kem, b"b"),
+        "Ed25519 sign": lambda: c.sign(dev.signing, b"x" * 400),
+        "Ed25519 verify": lambda: c.verify(dev.verify_key, sig, b"x" * 400),
+        "generation derivation": lambda: c.generation_keys(b"g" * 32),
+    }
+    return {name: (warm(call, calls), cold(call, calls)) for name, call in ops.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--calls", type=int, default=200)
+    args = ap.parse_args()
+    print(f"{'operation':<24}{'warm µs':>9}{'cold µs':>9}{'cold/warm':>11}")
+    for name, (w, k) in measure(args.calls).items():
+        print(f"{name:<24}{w * 1e6:>9.1f}{k * 1e6:>9.1f}{k / w:>11.2f}")
+
+
+if __name__ == "__main__":
+    main()
