@@ -32,13 +32,18 @@ class Adversary:
     device: str  # the device name its boxes are addressed to
     extra_boxes: list[Box] = field(default_factory=list)  # boxes made on a forked chain
     known: dict[int, bytes] = field(default_factory=dict)  # what the device whose keys these are opened
-    derived: dict[tuple[str, int], GenerationKeys] = field(default_factory=dict)  # (user, generation) → keys
+    device_derived: dict[int, GenerationKeys] = field(default_factory=dict)  # and the keys it derived
+    derived: dict[bytes, GenerationKeys] = field(default_factory=dict)  # seed → keys this adversary derived
 
     def generation_keys(self, crypto: Crypto, user: str, g: int, seed: bytes) -> GenerationKeys:
-        """The keys this adversary derives from a seed it holds, once per generation."""
-        if (user, g) not in self.derived:
-            self.derived[(user, g)] = crypto.generation_keys(seed, self.name)
-        return self.derived[(user, g)]
+        """The keys of a seed it holds: those the device whose keys it holds derived
+        already, or its own derivation, once per seed."""
+        have = self.device_derived.get(g) if user == self.user else None
+        if have is not None and have.seed == seed:
+            return have
+        if seed not in self.derived:
+            self.derived[seed] = crypto.generation_keys(seed, self.name)
+        return self.derived[seed]
 
 
 @dataclass
@@ -78,21 +83,24 @@ class Adversaries:
     def thief(self, user: str, device: str, at: float) -> None:
         d = self.account.users[user].devices[device]
         if d.keys is not None:
-            self._add(Adversary(f"thief:{user}/{device}", "thief", user, at, d.keys, device, known=d.known))
+            self._add(Adversary(f"thief:{user}/{device}", "thief", user, at, d.keys, device, known=d.known,
+                                device_derived=d.derived))
 
     def server_device(self, user: str, name: str, at: float) -> None:
         """The server adds a device of its own (a valid self-signed DeviceAdd)."""
         u = self.account.users[user]
         keys = self.account.crypto.new_device_keys()
-        u.add_device(name, at, keys=keys)
+        d = u.add_device(name, at, keys=keys)  # it may create a generation: it derived its keys
         u.gone(name, at, "server_device")  # never in the user's hands
-        self._add(Adversary(f"server:{user}/{name}", "server_device", user, at, keys, name))
+        self._add(Adversary(f"server:{user}/{name}", "server_device", user, at, keys, name,
+                            device_derived=d.derived))
 
     def leak_backup(self, user: str, backup: str, at: float) -> None:
         text = self.account.backup_strings[(user, backup)]
         name, keys = self.account.backup_keys(user, text, revoked_too=True)
-        self._add(Adversary(f"leak:{user}/{name}", "leaked_backup", user, at, keys, name,
-                            known=self.account.users[user].devices[name].known))
+        d = self.account.users[user].devices[name]
+        self._add(Adversary(f"leak:{user}/{name}", "leaked_backup", user, at, keys, name, known=d.known,
+                            device_derived=d.derived))
 
     def compromise_ea(self, device: str, at: float) -> None:
         ea = self.account.ea
@@ -100,7 +108,8 @@ class Adversaries:
             raise ProtocolError(f"{device} is not an EA device (yet)")
         d = ea.devices[device]
         if d.keys is not None:
-            self._add(Adversary(f"ea:{device}", "ea_compromise", EA_USER, at, d.keys, device, known=d.known))
+            self._add(Adversary(f"ea:{device}", "ea_compromise", EA_USER, at, d.keys, device, known=d.known,
+                                device_derived=d.derived))
 
     # ------------------------------------------------------------ man in the middle
     def arm_mitm(self, user: str, device: str, at: float) -> Fork:

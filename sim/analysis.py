@@ -198,40 +198,43 @@ def build_result(sim: Simulation) -> Result:
     users = list(acc.users.values()) + ([acc.ea] if acc.ea is not None else [])
 
     # the devices that may read a user's messages: physical, in the user's hands, with keys
-    in_hand = {u.id: [d for d in u.devices.values()
-                      if d.kind == PHYSICAL and u.in_hand(d.name) and d.keys is not None]
-               for u in acc.users.values()}
+    may_read = {u.id: [d for d in u.devices.values()
+                       if d.kind == PHYSICAL and u.in_hand(d.name) and d.keys is not None]
+                for u in acc.users.values()}
     # who holds a generation, and whether it is lost, is the same for all its messages
     per_generation: dict[tuple[str, int], tuple[str | None, str, str, float | None, str]] = {}
     # each message's readable_by, status, lost_at, lost_cause and recoverable_via
-    fates: list[tuple[str, str, float | None, str, str]] = []
+    outcomes: list[tuple[str, str, float | None, str, str]] = []
     verified: dict[str, bytes] = {}  # message id → the seed that really decrypted it
     for m in sim.sealed:
         u = acc.users[m.user]
         key = (m.user, m.generation)
         if key not in per_generation:
-            readers = [d for d in in_hand[m.user] if u.knows_generation(d.name, m.generation)]
+            readers = [d for d in may_read[m.user] if u.knows_generation(d.name, m.generation)]
             seed = readers[0].known[m.generation] if readers else None
             same = [d.name for d in readers if d.known[m.generation] == seed]
             via = [h for h in u.holders(m.generation)
                    if u.devices[h].kind != PHYSICAL and acc.available(m.user, h)]
-            per_generation[key] = (readers[0].name if readers else None, _join(same), _join(via),
+            # the message is opened by a reader that derived the generation's keys already
+            # (its creator, most often), or else by the first
+            opener = next((d for d in readers if m.generation in d.derived), readers[0]) if readers else None
+            per_generation[key] = (opener.name if opener else None, _join(same), _join(via),
                                    *losses.generation_lost(*key))
         reader, readers_text, via_text, lost_at, cause = per_generation[key]
-        # one real decryption per message, by its first reader, with the keys that reader
-        # derived from the seed it opened from its box
+        # one real decryption per message, with the keys its reader derived from the seed
+        # it opened from its box
         if reader is not None and u.open(m, u.generation_keys(m.generation, reader)) == m.message_id.encode():
             verified[m.message_id] = u.devices[reader].known[m.generation]
-            fates.append((readers_text, "readable", None, "", ""))
+            outcomes.append((readers_text, "readable", None, "", ""))
         elif lost_at is not None:
-            fates.append(("", "lost", max(lost_at, m.sent_at), cause, ""))
+            outcomes.append(("", "lost", max(lost_at, m.sent_at), cause, ""))
         else:
-            fates.append(("", "recoverable", None, "", via_text))
+            outcomes.append(("", "recoverable", None, "", via_text))
     exposed, windows = sim.adversaries.exposure(sim.sealed, verified)
     exposed_to = {message_id: _join(names) for message_id, names in exposed.items()}
     messages = [(m.message_id, m.user, sender, m.app, m.sent_at, m.generation, *fate,
                  exposed_to.get(m.message_id, ""))
-                for m, sender, fate in zip(sim.sealed, sim.senders, fates, strict=True)]
+                for m, sender, fate in zip(sim.sealed, sim.senders, outcomes, strict=True)]
 
     devices, holders, generations = [], [], []
     for u in users:

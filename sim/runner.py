@@ -276,8 +276,8 @@ class _Task:
 # What a sweep's cluster does not need on 2 cores, where every periodic callback takes time
 # from the workers: the statistical profiler (it samples every thread's stack each 10 ms;
 # sweeps ran 2–12% faster without it), work stealing (the tasks are alike, and queued at
-# the scheduler), and memory and system checks ten times a second (once a second is enough
-# to enforce the memory limits).
+# the scheduler), memory checks ten times a second and system checks twice (once a second
+# is enough to enforce the memory limits).
 QUIET_CLUSTER = {
     "distributed.worker.profile.enabled": False,
     "distributed.scheduler.work-stealing": False,

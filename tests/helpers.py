@@ -68,3 +68,14 @@ def crypto_calls() -> Iterator[Counter[tuple[Any, ...]]]:
 
 def repeated(calls: Counter[tuple[Any, ...]]) -> dict[str, int]:
     return dict(Counter(k[0] for k, n in calls.items() if n > 1))
+
+
+def derived_again(sim: Any, calls: Counter[tuple[Any, ...]]) -> list[str]:
+    """Adversaries that derived a generation's keys the device they took had derived."""
+    by_seed: dict[bytes, set[str]] = {}
+    for op, *identity in calls:
+        if op == "generation_keys":
+            seed, party = identity
+            by_seed.setdefault(seed, set()).add(party)
+    return [adv.name for adv in sim.adversaries.all
+            if any({adv.name, f"{adv.user}/{adv.device}"} <= parties for parties in by_seed.values())]

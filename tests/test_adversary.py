@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import SCENARIOS, run_file
+from helpers import SCENARIOS, crypto_calls, derived_again, run_file
 from sim.scenario import load, validate
 from sim.simulation import Simulation
 
@@ -277,3 +277,14 @@ def test_a_window_reopened_by_a_later_escrow_enrolment_lasts_while_it_reads() ->
     assert (w["since"], w["window_end"], w["generations"]) == (5.0, None, "escrow-admins 1; alice 2")
     hit = exposed(r, "ea:ea0")
     assert hit["sent_at"].min() == 10.0 and hit["sent_at"].max() == 38.0 and (hit["generation"] == 2).all()
+
+
+@pytest.mark.parametrize("name", ["server_device", "stolen_signed", "web_revoke", "ea_compromise",
+                                  "leaked_backup", "mitm"])
+def test_an_adversary_uses_what_the_device_it_took_derived(name: str) -> None:
+    """An adversary derives a generation's keys only if the device whose keys it holds did
+    not: the same party, with the same seed, does not derive twice."""
+    sim = Simulation(load(SCENARIOS / f"{name}.yaml"))
+    with crypto_calls() as calls:
+        sim.run()
+    assert sim.adversaries.all and not derived_again(sim, calls)

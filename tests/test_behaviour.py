@@ -297,3 +297,19 @@ def test_the_ea_attack_and_the_ea_paper_move_no_ea_device_loss() -> None:
     alone = ea_losses({})
     assert ea_losses({"adversary": {"ea_compromise": {"probability": 0.5, "after": {"exp": "90d"}}}}) == alone
     assert ea_losses({"ea_backup_paper_lost": {"exp": "1y"}}) == alone
+
+
+def test_a_scripted_event_goes_before_a_drawn_fate_at_the_same_instant() -> None:
+    """Scripted events are scheduled at the start, a device's fate when it joins: at one
+    instant the script acts first (the phone makes its backup key, then is lost)."""
+    r = run("""
+users:
+  - name: alice
+    devices: [{name: phone, fate: {lost: 10d}}]
+timeline:
+  - {at: 10d, action: create_backup_key, user: alice, by: phone, name: paper}
+""")
+    log = list(zip(r.events["time"], r.events["event"], r.events["device"], strict=True))
+    made = log.index((10.0, "device_add_and_approve", "paper"))
+    lost = log.index((10.0, "lost", "phone"))
+    assert made < lost and "refused" not in set(r.events["event"])

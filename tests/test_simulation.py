@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import crypto_calls, repeated
+from helpers import crypto_calls, derived_again, repeated
 from sim.crypto import DecryptionFailed
 from sim.protocol import APP_KEY, PHYSICAL
 from sim.scenario import validate
@@ -169,9 +169,11 @@ def test_no_cryptographic_operation_is_repeated_in_random_histories(data: dict[s
     """With escrow, backup keys, losses, thefts and every adversary in play, no box or
     message is opened twice with one key and nothing is sealed, signed, verified or
     derived twice: the counters the benchmarks' floor prices are all needed."""
+    sim = Simulation(validate(data))
     with crypto_calls() as calls:
-        Simulation(validate(data)).run()
+        sim.run()
     assert not repeated(calls)
+    assert not derived_again(sim, calls)  # nor an adversary what the device it took derived
 
 
 @settings(max_examples=10, deadline=None)
