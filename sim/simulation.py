@@ -89,10 +89,10 @@ class Simulation:
             self.env.process(self._script())
 
     def _script(self) -> Any:
-        """The scripted timeline: a timeout per event, all made at the start (as a process
-        per event would make them, in the same order), each performing its event when it
-        fires. Plain callbacks, not a process per event: a story's events cost a third of the
-        SimPy events a process each would."""
+        """The scripted timeline: a timeout per event, all made when the run starts, in
+        timeline order (so at one instant the script acts before what is scheduled later),
+        each performing its event by a callback: one SimPy event per scripted event, where
+        a process each took three."""
         for event in self.scenario.timeline:
             self.env.timeout(event.at).callbacks.append(partial(self._perform, event))
         yield from ()
