@@ -500,10 +500,10 @@ class Account:
         self.users: dict[str, User] = {}
         self.members_may_create_backup_keys = members_may_create_backup_keys
         self.ea: User | None = None
-        self._account_key = crypto.new_device_keys().signing
+        account = crypto.new_device_keys()
+        self._account_key = account.signing
         self.chain = Chain("account", crypto)
-        verify_key = self._account_key.public_key().public_bytes_raw().hex()
-        self.chain.append(self.chain.make("account_root", {"device": "account", "verify_key": verify_key},
+        self.chain.append(self.chain.make("account_root", {"device": "account", "verify_key": account.verify_key.hex()},
                                           {"account": self._account_key}))
         self.backup_strings: dict[tuple[str, str], str] = {}  # (user, backup) → string on paper
         self._escrow_opened: dict[bytes, DeviceKeys] = {}  # escrow blob → the keys opened from it
