@@ -232,9 +232,9 @@ def build_result(sim: Simulation) -> Result:
             outcomes.append(("", "recoverable", None, "", via_text))
     exposed, windows = sim.adversaries.exposure(sim.sealed, verified)
     exposed_to = {message_id: _join(names) for message_id, names in exposed.items()}
-    messages = [(m.message_id, m.user, sender, m.app, m.sent_at, m.generation, *fate,
+    messages = [(m.message_id, m.user, sender, m.app, m.sent_at, m.generation, *outcome,
                  exposed_to.get(m.message_id, ""))
-                for m, sender, fate in zip(sim.sealed, sim.senders, outcomes, strict=True)]
+                for m, sender, outcome in zip(sim.sealed, sim.senders, outcomes, strict=True)]
 
     devices, holders, generations = [], [], []
     for u in users:

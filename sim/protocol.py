@@ -173,10 +173,10 @@ class User:
 
     def data_access(self, device: str) -> float:
         """v(x): the earliest add time in x's approval class."""
-        return min(self.devices[n].added_at for n in self.approval_class(device))
+        return self.data_access_of_all()[device]
 
     def data_access_of_all(self) -> dict[str, float]:
-        """v(x) of every device, one approval class at a time."""
+        """v(x) of every device: the earliest add time in its approval class, one class at a time."""
         access: dict[str, float] = {}
         for c in nx.connected_components(self.graph):
             access |= dict.fromkeys(c, min(self.devices[n].added_at for n in c))
