@@ -9,6 +9,7 @@ random streams, so adding a user does not change the others' histories.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from functools import partial
@@ -98,7 +99,7 @@ class Behaviours:
     """All processes of one replication; ``sim`` owns env, account and records."""
 
     def __init__(self, sim: Simulation) -> None:
-        self.sim = sim
+        self.sim = weakref.proxy(sim)  # the simulation holds this: no reference back
         self.env = sim.env
         self.account = sim.account
 

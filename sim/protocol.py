@@ -491,6 +491,22 @@ class EventLog:
                           "device": device, "detail": detail, "generation": generation})
 
 
+class EACosigners:
+    """Resolves an EA co-signer (``ea:NAME``) on a member's chain to its key as of the EA
+    chain position the link names (its ``ea_seq``; the current tip if it names none), so a
+    later revocation is not retroactive. It holds the EA user once escrow is enabled and
+    nothing else: the members' chains refer to it, not to the account, so an account holds
+    no reference cycle and is freed as soon as it is dropped."""
+
+    def __init__(self) -> None:
+        self.ea: User | None = None
+
+    def __call__(self, name: str, link: Any) -> bytes | None:
+        if self.ea is None or not name.startswith("ea:"):
+            return None
+        return self.ea.chain.key_at(name[3:], int(link.body.get("ea_seq", self.ea.chain.tail[0])))
+
+
 class Account:
     """Users of one account, the account chain and, with escrow, the EA chain."""
 
@@ -500,6 +516,7 @@ class Account:
         self.users: dict[str, User] = {}
         self.members_may_create_backup_keys = members_may_create_backup_keys
         self.ea: User | None = None
+        self._ea_cosigners = EACosigners()  # the members' chains look up EA co-signers here
         account = crypto.new_device_keys()
         self._account_key = account.signing
         self.chain = Chain("account", crypto)
@@ -513,15 +530,8 @@ class Account:
         if user_id not in self.users:
             if user_id == EA_USER:
                 raise ProtocolError(f"{EA_USER!r} is reserved for the escrow admins")
-            self.users[user_id] = User(user_id, self.crypto, self.log, external=self._ea_key)
+            self.users[user_id] = User(user_id, self.crypto, self.log, external=self._ea_cosigners)
         return self.users[user_id]
-
-    def _ea_key(self, name: str, link: Any) -> bytes | None:
-        """An EA co-signer's key as of the EA chain position the link names (its ``ea_seq``;
-        the current tip if it names none), so a later revocation is not retroactive."""
-        if self.ea is None or not name.startswith("ea:"):
-            return None
-        return self.ea.chain.key_at(name[3:], int(link.body.get("ea_seq", self.ea.chain.tail[0])))
 
     def fingerprint(self, user_id: str) -> str:
         u = self.ea if user_id == EA_USER else self.users[user_id]
@@ -580,7 +590,7 @@ class Account:
         """Create the EA chain (lockdown) with its first device and the required EA backup key."""
         if self.ea is not None:
             raise ProtocolError("escrow is already enabled")
-        self.ea = ea = User(EA_USER, self.crypto, self.log)
+        self.ea = self._ea_cosigners.ea = ea = User(EA_USER, self.crypto, self.log)
         ea.add_device(ea_device, at, kind=EA)
         text = self.create_backup_key(EA_USER, ea_device, backup_name, at)
         ea.enable_lockdown(ea_device, at)

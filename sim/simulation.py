@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import gc
+import weakref
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
@@ -14,22 +15,38 @@ import simpy
 
 from . import traffic
 from .adversary import Adversaries
-from .behaviour import Behaviours, Draws, Person, name_key
+from .behaviour import Behaviours, Draws, Person, Proc, name_key
 from .crypto import Crypto
 from .protocol import EA_USER, Account, ProtocolError, Sealed
 from .scenario import EA_BACKUP, Dist, Event, Scenario, load
-from .streams import stream
+from .streams import stream, streams
 
 
 class Environment(simpy.Environment):
     """SimPy's environment, counting the events it processes (the benchmarks' floor
-    includes a bare SimPy loop of the same length)."""
+    includes a bare SimPy loop of the same length), and closing at the end of a run the
+    processes still waiting (:meth:`close`)."""
 
     processed = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._waiting: weakref.WeakSet[Proc] = weakref.WeakSet()  # a finished one drops out
+
+    def process(self, generator: Proc) -> simpy.Process:
+        self._waiting.add(generator)
+        return super().process(generator)
 
     def step(self) -> None:
         self.processed += 1
         super().step()
+
+    def close(self) -> None:
+        """Close every process still waiting: their frames let go of the model. (A
+        waiting process and its event refer to each other, so without this a finished
+        run would stay in memory until the cyclic garbage collector found it.)"""
+        for g in list(self._waiting):
+            g.close()
 
 
 class Simulation:
@@ -49,7 +66,7 @@ class Simulation:
         self.senders: list[str] = []  # of each message in self.sealed
         self.behaviours = Behaviours(self)
         self.people = {
-            u.name: Person(partial(self.stream, extra=(name_key(u.name),)), u.name,
+            u.name: Person(streams(self.seed, rep, name_key(u.name)), u.name,
                            scenario.behaviour_of(u), scenario.traffic_of(u))
             for u in scenario.users
         }
@@ -64,9 +81,6 @@ class Simulation:
             if e.name is not None and e.user in names:
                 names[e.user].add(e.name)
         return names
-
-    def stream(self, name: str, *more: int, extra: tuple[int, ...] = ()) -> np.random.Generator:
-        return stream(self.seed, self.rep, name, *extra, *more)
 
     def _start(self) -> None:
         b, s = self.behaviours, self.scenario
@@ -94,7 +108,8 @@ class Simulation:
         each performing its event by a callback: one SimPy event per scripted event, where
         a process each took three."""
         for event in self.scenario.timeline:
-            self.env.timeout(event.at).callbacks.append(partial(self._perform, event))
+            if event.at < self.scenario.horizon:  # the run stops at the horizon before anything due then
+                self.env.timeout(event.at).callbacks.append(partial(self._perform, event))
         yield from ()
 
     # ------------------------------------------------------------ escrow admins
@@ -102,7 +117,7 @@ class Simulation:
         spec = self.scenario.account.escrow
         assert spec is not None
         devices = [d for admin in spec.admins for d in admin.devices]
-        admins = Draws(self.stream)  # a stream per EA device and for the EA backup's paper
+        admins = Draws(streams(self.seed, self.rep))  # a stream per EA device and for the EA backup's paper
 
         def draw(name: str, dist: Dist) -> float:
             return admins.draw(dist, "escrow_admins", name_key(name))
@@ -306,6 +321,7 @@ class Simulation:
             self._seal_sent()
             return build_result(self)
         finally:
+            self.env.close()
             if paused:
                 gc.enable()
 

@@ -14,6 +14,7 @@ spawn children: each stream is named instead.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -96,3 +97,11 @@ def stream(seed: int, rep: int, name: str, *extra: int) -> np.random.Generator:
     """The random stream ``name`` of replication ``rep`` (per user, device… when ``extra`` is given)."""
     seed_seq = SpawnedSeed(seed, (rep, STREAMS[name], *extra))
     return np.random.Generator(np.random.PCG64(seed_seq))  # type: ignore[arg-type]  # (stubs omit ISeedSequence)
+
+
+def streams(seed: int, rep: int, *extra: int) -> Callable[..., np.random.Generator]:
+    """``(name, *more) → stream(seed, rep, name, *extra, *more)``: the streams of a
+    replication keyed by ``extra`` (a user's name, say)."""
+    def make(name: str, *more: int) -> np.random.Generator:
+        return stream(seed, rep, name, *extra, *more)
+    return make

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import crypto_calls, derived_again, repeated
+from helpers import SCENARIOS, crypto_calls, derived_again, repeated
 from sim.crypto import DecryptionFailed
 from sim.protocol import APP_KEY, PHYSICAL
-from sim.scenario import validate
+from sim.scenario import Scenario, load, validate
 from sim.simulation import Simulation
 from sim.streams import STREAMS, SpawnedSeed, stream
 
@@ -174,6 +178,35 @@ def test_no_cryptographic_operation_is_repeated_in_random_histories(data: dict[s
         sim.run()
     assert not repeated(calls)
     assert not derived_again(sim, calls)  # nor an adversary what the device it took derived
+
+
+def freed_when_dropped(scenario: Scenario) -> bool:
+    """Run ``scenario`` with the cyclic garbage collector off: does dropping the finished
+    simulation free its account (and every key in it) at once?"""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        sim = Simulation(scenario)
+        sim.run()
+        account = weakref.ref(sim.account)
+        del sim
+        return account() is None
+    finally:
+        if paused:
+            gc.enable()
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_a_finished_run_is_freed_when_dropped(path: Path) -> None:
+    """No reference cycle keeps a finished run: a sweep frees each replication as it
+    ends, instead of holding them all until a full garbage collection."""
+    assert freed_when_dropped(load(path))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_a_finished_random_history_is_freed_when_dropped(data: dict[str, Any]) -> None:
+    assert freed_when_dropped(validate(data))
 
 
 @settings(max_examples=10, deadline=None)
