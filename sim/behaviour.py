@@ -247,6 +247,7 @@ class Behaviours:
             self.sim.adversaries.thief(person.name, name, self.env.now)
         first = u.devices[name].gone_at is None
         u.gone(name, self.env.now, cause)
+        person.papers.pop(name, None)  # a backup key lost or stolen: its string is gone with it
         state = person.devices.get(name)
         if first and state is not None and (rep := state.spec.replacement) is not None:
             lineage = name_key(state.spec.name)

@@ -170,8 +170,7 @@ class Simulation:
             self.behaviours.attempt(EA_USER, "recover EA with its backup key", lambda: self.account.recover_with_backup(
                 EA_USER, text, name, self.env.now))
             self._revoke_gone_ea_devices()
-            for person in self.people.values():
-                self.behaviours.notify(person)  # a stranded member may now recover through escrow
+            self._ea_changed()
 
     def _ea_gone(self, name: str, at: float, cause: str) -> Any:
         yield self.env.timeout(max(0.0, at - self.env.now))
@@ -197,8 +196,14 @@ class Simulation:
         for name in gone:
             self.behaviours.attempt(EA_USER, "revoke EA device",
                                     partial(self.account.revoke_ea_device, by[0], name, self.env.now))
+        self._ea_changed()
+
+    def _ea_changed(self) -> None:
+        """The EA chain changed: members take up new duties (an escrow re-key), and a
+        stranded one may now recover through escrow (the admins have a device again)."""
         for person in self.people.values():
             self.behaviours.notify(person)
+            self.behaviours.check_stranded(person)
 
     # ------------------------------------------------------------ messages
     def send(self, user: str, app: str, sender: str) -> None:
@@ -243,10 +248,11 @@ class Simulation:
             def revoke() -> None:
                 if by is None:
                     raise ProtocolError("no other confirmed EA device is with the admins to sign it")
+                if acc.ea is not None and by in acc.ea.devices and not acc.ea.in_hand(by):
+                    raise ProtocolError(f"EA device {by} is not with the admins")
                 acc.revoke_ea_device(by, str(e.device), now)
             b.attempt(EA_USER, e.action, revoke)
-            for p in self.people.values():
-                b.notify(p)
+            self._ea_changed()
             return
         assert person is not None and e.user is not None
         if e.action == "send":

@@ -313,3 +313,64 @@ timeline:
     made = log.index((10.0, "device_add_and_approve", "paper"))
     lost = log.index((10.0, "lost", "phone"))
     assert made < lost and "refused" not in set(r.events["event"])
+
+
+def test_a_stranded_member_recovers_through_escrow_once_the_admins_have_a_device_again() -> None:
+    """The only EA device is lost on day 18; alice's only phone on day 30 (its replacement
+    joins on day 31, stranded, with no EA device to co-sign). On day 40 the admins type the
+    EA backup key into a new EA device: alice is looked at again and recovers through escrow."""
+    r = run("""
+horizon: 120d
+account:
+  escrow:
+    enabled_at: 2d
+    admins: [{name: admin, devices: [{name: ea1, fate: {lost: 18d}}, {name: ea2, joins_at: 40d}]}]
+behaviour: {escrow: {accept_probability: 1.0, recover_when_stranded: true, recover_delay: 1d}}
+traffic: {voicemail: {every: 5d}}
+users:
+  - name: alice
+    devices: [{name: phone, online: always, replacement: {after: 1d}}]
+timeline:
+  - {at: 30d, action: lose, user: alice, device: phone}
+""")
+    assert events(r, "escrow_recover") == [(41.0, "phone#2", "EA ea2")]
+    assert set(r.messages["status"]) == {"readable"}
+
+
+def test_a_backup_key_lost_with_its_paper_cannot_be_typed_in() -> None:
+    """Losing a backup key loses its string: the recovery on day 12 is refused, and
+    generation 1 is lost on day 6, with the phone, its last available holder."""
+    r = run("""
+users:
+  - name: alice
+    devices: [{name: phone, online: never}, {name: tablet, joins_at: 10d, online: never}]
+timeline:
+  - {at: 1d, action: send, user: alice, app: voicemail}
+  - {at: 2d, action: create_backup_key, user: alice, by: phone, name: bk}
+  - {at: 5d, action: lose, user: alice, device: bk}
+  - {at: 6d, action: lose, user: alice, device: phone}
+  - {at: 12d, action: recover_backup, user: alice, device: tablet, by: bk}
+""")
+    assert events(r, "backup_recover") == []
+    assert events(r, "refused") == [(12.0, "", "recover_backup: the user holds no backup-key string")]
+    m1 = r.messages.set_index("message_id").loc["m1"]
+    assert (m1["status"], m1["lost_at"]) == ("lost", 6.0)
+
+
+def test_an_ea_device_out_of_the_admins_hands_signs_nothing() -> None:
+    """ea1 is lost on day 2: the scripted revocation it would sign on day 10 is refused,
+    as a member's device out of the user's hands is."""
+    r = run("""
+account:
+  escrow:
+    enabled_at: 1d
+    ea_backup_paper_lost: 1d
+    admins: [{name: admin, devices: [{name: ea1, fate: {lost: 2d}}, {name: ea2, joins_at: 5d}]}]
+users:
+  - name: alice
+    devices: [{name: phone, online: never}]
+timeline:
+  - {at: 10d, action: revoke_ea_device, device: ea2, by: ea1}
+""")
+    assert events(r, "refused") == [(10.0, "", "revoke_ea_device: EA device ea1 is not with the admins")]
+    assert "ea2" not in set(r.events[r.events["event"] == "revoke"]["device"])
