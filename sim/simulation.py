@@ -3,7 +3,6 @@ state and the record; :func:`run` returns a :class:`~sim.analysis.Result`."""
 
 from __future__ import annotations
 
-import bisect
 import gc
 import weakref
 from functools import cached_property, partial
@@ -62,7 +61,7 @@ class Simulation:
         self.adversaries = Adversaries(self.account)
         self.labels: dict[tuple[str, str], str] = {}
         self.sealed: list[Sealed] = []
-        self._scripted: list[tuple[float, str, str, str]] = []  # sends: (at, user, app, sender)
+        self._scripted: list[tuple[float, str, int, str, str]] = []  # sends: (at, user, generation, app, sender)
         self.senders: list[str] = []  # of each message in self.sealed
         self.behaviours = Behaviours(self)
         self.people = {
@@ -207,8 +206,9 @@ class Simulation:
 
     # ------------------------------------------------------------ messages
     def send(self, user: str, app: str, sender: str) -> None:
-        """A scripted message for ``user`` now (its generation is placed with the drawn traffic's)."""
-        self._scripted.append((self.env.now, user, app, sender))
+        """A scripted message for ``user`` now, to the generation that is the latest now: one
+        a later event of this instant creates (a revocation after the send, say) is too late."""
+        self._scripted.append((self.env.now, user, len(self.account.users[user].generations), app, sender))
 
     def _seal_sent(self) -> None:
         """Number every copy sent, scripted or drawn (:mod:`sim.traffic`), in time order
@@ -216,13 +216,7 @@ class Simulation:
         reads message ciphertext, so the seals are made back to back here: the same seals
         to the same keys, cheaper than one between every two events."""
         drawn = traffic.drawn(self.people.values(), self.account.users, self.scenario.horizon)
-        created: dict[str, list[float]] = {}  # per user, when each generation was created
-        scripted = []
-        for t, u, a, s in self._scripted:
-            if u not in created:
-                created[u] = [g.created_at for g in self.account.users[u].generations]
-            scripted.append((t, u, bisect.bisect_right(created[u], t), a, s))  # the latest at t
-        at, user, gen, app, sender = ([row[k] for row in scripted] + drawn[k] for k in range(5))
+        at, user, gen, app, sender = ([row[k] for row in self._scripted] + drawn[k] for k in range(5))
         order = np.argsort(at, kind="stable")  # ties keep this order: scripted sends first
         for n, i in enumerate(order.tolist(), 1):
             mid = f"m{n}"

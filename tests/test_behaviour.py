@@ -119,18 +119,37 @@ timeline:
         (3.0, "revoke_ea_device: escrow-admins has no device 'a2' (yet)")]
 
 
-def test_a_scripted_send_at_the_instant_a_device_joins_goes_to_the_generation_it_adds() -> None:
+def test_a_scripted_send_takes_its_place_in_the_timeline_at_its_instant() -> None:
+    """On day 52 the script sends, revokes the stolen phone (a new generation), sends again:
+    the first mail goes to the generation the thief knows, the second to the new one."""
     r = run("""
-horizon: 20d
 users:
   - name: alice
-    devices: [{name: phone, fate: {lost: 10d}, replacement: {after: 5d}}]
+    devices: [{name: phone, online: never}, {name: laptop, joins_at: 1d, online: never}]
 timeline:
-  - {at: 15d, action: send, user: alice, app: voicemail}
+  - {at: 2d, action: approve, user: alice, by: phone}
+  - {at: 50d, action: steal, user: alice, device: phone}
+  - {at: 52d, action: send, user: alice, app: mail}
+  - {at: 52d, action: revoke, user: alice, device: phone, by: laptop}
+  - {at: 52d, action: send, user: alice, app: mail}
 """)
-    gens = r.generations.set_index("generation")
-    assert gens.loc[2, "created_at"] == 15.0
-    assert r.messages[["sent_at", "generation", "readable_by"]].values.tolist() == [[15.0, 2, "phone#2"]]
+    assert r.messages[["sent_at", "generation", "exposed_to"]].values.tolist() == [
+        [52.0, 2, "thief:alice/phone"], [52.0, 3, ""]]
+
+
+def test_a_drawn_send_at_the_instant_a_device_joins_goes_to_the_generation_it_adds() -> None:
+    """Drawn traffic has no place in the event order: a send at an instant comes after
+    every event of that instant (here, on day 14, the replacement joining)."""
+    r = run("""
+horizon: 20d
+traffic: {voicemail: {every: 7d}}
+users:
+  - name: alice
+    devices: [{name: phone, fate: {lost: 10d}, replacement: {after: 4d}}]
+""")
+    assert r.generations["created_at"].tolist() == [0.0, 14.0]
+    assert r.messages[["sent_at", "generation", "readable_by"]].values.tolist() == [
+        [7.0, 1, ""], [14.0, 2, "phone#2"]]
 
 
 def test_normal_durations_are_truncated_at_zero_not_clipped() -> None:
