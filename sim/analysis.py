@@ -91,9 +91,16 @@ class Result:
         """The result written to ``run_dir`` by :meth:`write`; :class:`FolderError` if a
         file is damaged or lacks columns."""
         run_dir = Path(run_dir)
+        path = run_dir / "summary.json"
+        try:
+            summary = json.loads(path.read_text())
+        except ValueError as exc:
+            raise FolderError(f"{path}: not readable JSON ({exc})") from None
         tables: dict[str, Rows | pd.DataFrame] = {}
         for name, cols in COLUMNS.items():
             path = run_dir / f"{name}.csv"
+            if not _ends_a_line(path):  # every table is written whole, ending its last row
+                raise FolderError(f"{path}: truncated (its last row is cut off)")
             try:
                 df = pd.read_csv(path, keep_default_na=False,
                                  dtype={c: str if c in TEXT else "Int64"
@@ -104,15 +111,26 @@ class Result:
             if missing := [c for c in cols if c not in df.columns]:
                 raise FolderError(f"{path}: not a {name} table (no column {', '.join(missing)})")
             tables[name] = df
-        path = run_dir / "summary.json"
-        try:
-            summary = json.loads(path.read_text())
-        except ValueError as exc:
-            raise FolderError(f"{path}: not readable JSON ({exc})") from None
+        messages = summary.get("messages") if isinstance(summary, dict) else None
+        if isinstance(messages, int) and len(tables["messages"]) != messages:
+            raise FolderError(f"{run_dir / 'messages.csv'}: {len(tables['messages'])} messages, "
+                              f"where summary.json counts {messages}")
         return cls(tables, summary)
 
     def explain(self, message_id: str, device: str) -> str:
         return explain(self, message_id, device)
+
+
+def _ends_a_line(path: Path) -> bool:
+    """Does the file end with a line break (or not exist, which pandas reports)?"""
+    try:
+        with path.open("rb") as f:
+            if f.seek(0, os.SEEK_END) == 0:
+                return True  # empty: pandas names it unreadable
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) == b"\n"
+    except FileNotFoundError:
+        return True
 
 
 def _umask() -> int:

@@ -361,7 +361,7 @@ class Revocation(_Model):
 
 
 class BackupKeys(_Model):
-    count: StrictInt = Field(1, ge=0)
+    count: StrictInt = Field(1, ge=0, le=MAX_DEVICES)  # virtual devices: capped as added ones are
     at: Dist = Fixed.model_validate({"fixed": "0d"})
     by: Name | None = None
     paper_lost: Dist | None = Field(None, description="When the paper is lost, after the key is made")
@@ -791,12 +791,20 @@ def _validate(data: Any, file: str) -> Scenario:
     return s
 
 
+MAX_FILE_BYTES = 10 * 2**20
+
+
 def read_yaml(path: str | Path) -> Any:
     p = Path(path)
     if not p.exists():
         raise ScenarioError(str(p), "", "no such file")
     if p.is_dir():
         raise ScenarioError(str(p), "", "is a directory, not a scenario file")
+    if not p.is_file():  # a device such as /dev/zero, or a pipe: it may never end
+        raise ScenarioError(str(p), "", "not a regular file")
+    if p.stat().st_size > MAX_FILE_BYTES:
+        raise ScenarioError(str(p), "", f"{p.stat().st_size:,} bytes: too large for a scenario file "
+                                        f"(at most {MAX_FILE_BYTES:,})")
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -57,6 +57,10 @@ def test_run_where_no_device_joins_before_the_horizon(tmp_path: Path) -> None:
     (lambda d: (d / "summary.json").write_text("{"), "summary.json: not readable JSON"),
     (lambda d: (d / "messages.csv").write_text("message_id,user\nm1,alice\n"),
      "messages.csv: not a messages table (no column sender, app"),
+    (lambda d: (d / "devices.csv").write_bytes((d / "devices.csv").read_bytes()[:-5]),
+     "devices.csv: truncated (its last row is cut off)"),
+    (lambda d: (d / "messages.csv").write_text("\n".join((d / "messages.csv").read_text().splitlines()[:3]) + "\n"),
+     "messages.csv: 2 messages, where summary.json counts 5"),
 ])
 def test_explain_on_a_damaged_run_folder_says_which_file(tmp_path: Path, damage: Any, problem: str) -> None:
     invoke("run", str(SCENARIOS / "help_article.yaml"), "--out", str(tmp_path), "--no-charts")

@@ -4,6 +4,7 @@ problem (exit status 2, no traceback), and the JSON Schema of scenario files."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,8 @@ BAD = {
     "event naming the escrow device": (HEAD + USERS + "timeline: [{at: 1d, action: create_backup_key, user: a, "
                                        "by: p, name: escrow}]\n",
                                        "timeline[0].name: 'escrow' is reserved"),
+    "thousands of backup keys": (HEAD + USERS + "behaviour: {backup_keys: {count: 1001}}\n",
+                                 "behaviour.backup_keys.count: Input should be less than or equal to 1000"),
     "replaced EA device": (HEAD + USERS + "account: {escrow: {enabled_at: 1d, admins: [{name: x, devices: "
                            "[{name: e, fate: {lost: 5d}, replacement: {after: 1d}}]}]}}\n",
                            "account.escrow.admins[0].devices[0].replacement: EA devices are not replaced"),
@@ -187,6 +190,17 @@ def test_refused_with_one_line(tmp_path: Path, case: str, command: str) -> None:
     assert line.startswith(f"{f}: ") and expected in line, line
     assert "Traceback" not in err + out
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_a_file_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path: Path, special: str) -> None:
+    """/dev/zero would be read until memory runs out, a pipe would wait for ever."""
+    path = special
+    if special == "fifo":
+        path = str(tmp_path / "pipe.yaml")
+        os.mkfifo(path)
+    code, out, err = invoke("validate", path)
+    assert (code, out, err) == (2, "", f"{path}: not a regular file\n")
 
 
 def test_validate_goes_on_after_a_file_yaml_cannot_convert(tmp_path: Path) -> None:
@@ -223,6 +237,13 @@ def test_accepted_inputs_stay_accepted(tmp_path: Path) -> None:
 def test_every_included_scenario_still_validates() -> None:
     for f in sorted(SCENARIOS.glob("*.yaml")):
         load(f)
+
+
+def test_the_readme_example_scenario_validates() -> None:
+    readme = (SCENARIOS.parent / "README.md").read_text()
+    example = readme.split("## Scenario files", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    s = validate(yaml.safe_load(example), "README.md")
+    assert [u.name for u in s.users] == ["alice", "bob"] and s.timeline
 
 
 def test_scenario_error_is_raised_from_python_too() -> None:
