@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from typing import Any
 
 import click
 
-from .scenario import ScenarioError, json_schema, load
+from .scenario import MAX_SEED, ScenarioError, json_schema, load
 
 
 def _fail(message: str) -> None:
@@ -52,14 +53,15 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def out_folder(out: Path) -> None:
-    """Create the output folder ``out`` (or accept an existing one); one line if it cannot be."""
-    if out.exists() and not out.is_dir():
-        _fail(f"--out {out}: is a file, not a folder")
+def out_folder(folder: Path, out: Path | None = None) -> None:
+    """Create the folder ``folder``: ``--out`` itself, or the folder of ``--out out`` (or
+    accept an existing one); one line if it cannot be, naming a file in the way."""
+    where = f"--out {out or folder}: cannot create the folder" + (f" {folder}" if out else "")
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        _fail(f"--out {out}: cannot create the folder: {exc.strerror or exc}")
+        in_way = next((p for p in (folder, *folder.parents) if os.path.isfile(p)), None)
+        _fail(f"{where}: {in_way} is a file" if in_way else f"{where}: {exc.strerror or exc}")
 
 
 CHARTS = ("timeline.png", "approval_graph.png")
@@ -96,7 +98,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--seed", type=click.IntRange(min=0), default=None,
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), default=None,
               help="Root seed (default: the scenario's).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output folder (default: runs/<scenario name>).")
@@ -186,10 +188,11 @@ def explain(run_dir: Path, message_id: str, device: str) -> None:
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--reps", type=click.IntRange(min=1), default=None,
-              help="Replications per grid point (default: the scenario's sweep.reps, else 100).")
+              help="Replications per grid point (default: the scenario's sweep.reps, else 100; "
+              "on --resume never fewer than the sweep holds).")
 @click.option("--vary", multiple=True, metavar="PATH=v1,v2",
               help="Vary a dotted scenario path over values (repeatable; values are YAML).")
-@click.option("--seed", type=click.IntRange(min=0), default=None,
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), default=None,
               help="Root seed (default: the scenario's).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Run on a pool of K worker processes.")
@@ -290,7 +293,6 @@ def plot(sweep_dir: Path, kind: str, out: Path, by: tuple[str, ...]) -> None:
     df = runner.read_sweep(sweep_dir)
     if df.empty:
         _fail(f"{sweep_dir}: the sweep has no finished replications yet")
-    if out.parent != Path(""):
-        out.parent.mkdir(parents=True, exist_ok=True)
+    out_folder(out.parent, out)
     plots.save(plots.SWEEP_CHARTS[kind](df, by=list(by) or None), out)
     click.echo(f"wrote {out}")

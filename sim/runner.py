@@ -16,8 +16,11 @@ import concurrent.futures as cf
 import datetime as dt
 import json
 import math
+import os
 import platform
 import sys
+import threading
+import time
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -27,22 +30,24 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel
 
-from .analysis import FolderError, atomic_write
+from .analysis import COLUMNS, FolderError, atomic_write
 from .scenario import (
+    MAX_SEED,
     GridError,
     Scenario,
+    ScenarioError,
     apply_overrides,
     duration_text,
+    flow_yaml,
     grid,
     grid_scenarios,
     parse_duration,
+    parse_yaml,
     read_yaml,
     scenario_hash,
     validate,
-    yaml_problem,
 )
 
 # Summary keys that describe the configuration rather than the outcome.
@@ -52,6 +57,8 @@ ID_COLUMNS = ("run_id", "point", "rep", "seed", "label")
 SUMMARY_ORDER = ("horizon_days", "messages", "readable", "recoverable", "lost", "fraction_lost",
                  "any_loss", "first_loss_at", "generations_lost", "ea_generations_lost", "exposed",
                  "fraction_exposed")
+# The message table's numbers, typed whatever a batch holds (no loss: lost_at all None).
+TRACE_DTYPES = {"sent_at": "float64", "generation": "int64", "lost_at": "float64"}
 TABLE, MANIFEST, SHARDS, TRACES = "sweep", "manifest.json", "shards", "traces"
 SWEEP_FORMAT = 2  # of the folder; 2: per-purpose random streams (a resume never mixes formats)
 VERSIONED = ("dmesim", "numpy", "pandas", "pyarrow", "simpy", "cryptography", "pydantic", "scipy",
@@ -68,30 +75,29 @@ class SweepError(ValueError):
 def parse_vary(items: Iterable[str]) -> dict[str, list[Any]]:
     """``["behaviour.backup_keys.count=0,1,2"]`` → ``{"behaviour.backup_keys.count": [0, 1, 2]}``.
 
-    Each value is read as YAML (``0`` is a number, ``30d`` a string, ``{exp: 2d}`` a
-    mapping); commas inside brackets or braces do not split, and ``PATH=[a, b]``
-    gives the list as one YAML sequence."""
+    Each value is read as YAML, as scenario files are (``0`` is a number, ``30d`` a string,
+    ``{exp: 2d}`` a mapping; a repeated key is refused); commas inside brackets or braces do
+    not split, and ``PATH=[a, b]`` gives the list as one YAML sequence."""
     vary: dict[str, list[Any]] = {}
     for item in items:
         path, sep, text = item.partition("=")
         path = path.strip()
+        shown = repr(text if len(text) <= 60 else text[:60] + "…")
         if not sep or not path or not text.strip():
             raise SweepError(f"--vary {item!r}: expected PATH=v1,v2,… (e.g. behaviour.backup_keys.count=0,1,2)")
+        whole = text.strip().startswith("[")
+        parts = [text] if whole else _split_top(text)
+        if any(not part.strip() for part in parts):
+            raise SweepError(f"--vary {path}: an empty value in {shown} (a stray comma?); write null for none")
         try:
-            if text.strip().startswith("["):
-                values = yaml.safe_load(text)
-            else:
-                parts = _split_top(text)
-                if any(not part.strip() for part in parts):
-                    raise SweepError(f"--vary {path}: an empty value in {text!r} (a stray comma?); "
-                                     "write null for none")
-                values = [yaml.safe_load(part) for part in parts]
-        except yaml.YAMLError as exc:
-            where, problem = yaml_problem(exc)
-            raise SweepError(f"--vary {path}: cannot read {text!r} as YAML values ({problem}"
-                             + (f" at {where})" if where else ")")) from None
+            values = [parse_yaml(part, "--vary") for part in parts]
+        except ScenarioError as exc:
+            raise SweepError(f"--vary {path}: cannot read {shown} as YAML values ({exc.problem}"
+                             + (f" at {exc.path})" if exc.path else ")")) from None
+        if whole:
+            values = values[0]
         if not isinstance(values, list) or not values:
-            raise SweepError(f"--vary {path}: expected a non-empty list of values, found {text!r}")
+            raise SweepError(f"--vary {path}: expected a non-empty list of values, found {shown}")
         if path in vary:
             raise SweepError(f"--vary {path}: the path is given twice; give all its values in one "
                              "--vary")
@@ -118,7 +124,7 @@ def _show(value: Any) -> Any:
         return value
     if isinstance(value, dt.date):
         return value.isoformat()
-    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6).strip()
+    return flow_yaml(value)
 
 
 def _label(overrides: Mapping[str, Any], vary: Mapping[str, list[Any]]) -> str:
@@ -250,7 +256,8 @@ def run_batch(data: dict[str, Any], file: str, overrides: dict[str, Any], seed: 
         rows.append({"rep": rep, "seed": int(result.summary["seed"]), **summary_row(result.summary)})
         if traces:
             tables.append(result.messages.assign(rep=rep))
-    return {"rows": rows, "traces": pd.concat(tables, ignore_index=True) if tables else None}
+    traces_df = pd.concat(tables, ignore_index=True).astype(TRACE_DTYPES) if tables else None
+    return {"rows": rows, "traces": traces_df}
 
 
 # ---------------------------------------------------------------- executors
@@ -330,13 +337,26 @@ def _executor(workers: int | None, scheduler: str | None,
     if workers is not None and workers >= 1:
         # the platform's default start method: fork on Linux (fast, works from any script or
         # notebook), spawn elsewhere (scripts need the usual `if __name__ == "__main__":` guard)
-        pool = cf.ProcessPoolExecutor(workers)
+        pool = cf.ProcessPoolExecutor(workers, initializer=_exit_with_parent)
         try:
             yield pool, workers, f"processes ({workers})"
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return
     yield None, 1, "serial"
+
+
+def _exit_with_parent() -> None:
+    """A pool worker's initializer: the worker ends once the sweep's process is gone (killed,
+    it cannot stop its pool, and the workers would wait for work forever)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _outcomes(executor: cf.Executor | None, tasks: list[_Task],
@@ -405,9 +425,17 @@ def _write_shard(out: Path, task: _Task, frame: pd.DataFrame, traces: pd.DataFra
     atomic_write(out / SHARDS / f"{task.name}.parquet", lambda p: frame.to_parquet(p, index=False))
 
 
-def _read_shards(folder: Path) -> list[pd.DataFrame]:
-    return [_read_parquet(p, "shard (delete it, and resume to run its replications again)")
-            for p in sorted(folder.glob("*.parquet"))]
+def _read_shards(folder: Path, columns: Iterable[str]) -> list[pd.DataFrame]:
+    """Every shard in ``folder``; :class:`FolderError` naming the first that cannot be read
+    or lacks one of ``columns`` (a damaged shard, or a file that is none)."""
+    advice = "delete it, and resume to run its replications again"
+    frames = []
+    for path in sorted(folder.glob("*.parquet")):
+        df = _read_parquet(path, f"shard ({advice})")
+        if missing := [c for c in columns if c not in df.columns]:
+            raise FolderError(f"{path}: not a shard of this sweep (no column {', '.join(missing)}; {advice})")
+        frames.append(df)
+    return frames
 
 
 def _read_parquet(path: Path, what: str) -> pd.DataFrame:
@@ -425,14 +453,15 @@ def read_sweep(out: str | Path) -> pd.DataFrame:
     if not (out / MANIFEST).exists():
         raise FileNotFoundError(f"{out}: not a sweep folder (no {MANIFEST}); use dmesim sweep --out")
     manifest = _read_manifest(out)
-    return _assemble(_read_shards(out / SHARDS), list(manifest["vary"]))
+    params = list(manifest["vary"])
+    return _assemble(_read_shards(out / SHARDS, [*ID_COLUMNS, *params]), params)
 
 
 def read_traces(out: str | Path) -> pd.DataFrame:
     """The message tables of every replication of a sweep run with ``traces=True``, with
     ``run_id``, ``point`` and ``rep`` columns."""
     out = Path(out)
-    frames = _read_shards(out / TRACES)
+    frames = _read_shards(out / TRACES, ["point", "rep", *COLUMNS["messages"]])
     if not frames:
         raise FileNotFoundError(f"{out}: no traces (run the sweep with --traces)")
     df = pd.concat(frames, ignore_index=True)
@@ -463,8 +492,9 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
 
     Args:
         scenario: a YAML path, the raw scenario mapping, or a ``Scenario``.
-        reps: replications per grid point (default: on resume the sweep's own, else the
-            scenario's ``sweep.reps``, else 100); a resume may add reps, never drop them.
+        reps: replications per grid point (default: the scenario's ``sweep.reps``, else 100;
+            on resume, the larger of ``sweep.reps`` and the sweep's own count, else its own
+            count); a resume may add reps, never drop them.
         vary: dotted path → values (merged over the scenario's ``sweep.vary``); a bad value
             raises :class:`SweepError` naming ``--vary``.
         seed: root seed (default: the scenario's seed).
@@ -494,10 +524,13 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
     outdir = Path(out) if out is not None else None
     old = _read_manifest(outdir) if resume and outdir is not None and (outdir / MANIFEST).exists() else None
     spec = base.sweep
-    if reps is None:
-        reps = old["reps"] if old is not None else (spec.reps if spec is not None else 100)
+    if reps is None:  # the file's sweep.reps, else 100; a resume keeps its own count if larger
+        file_reps = spec.reps if spec is not None and "reps" in spec.model_fields_set else None
+        reps = max(old["reps"], file_reps or 0) if old is not None else file_reps or 100
     if reps < 1:
         raise SweepError(f"reps must be at least 1, found {reps}")
+    if seed is not None and not 0 <= seed <= MAX_SEED:  # the table stores seeds as int64
+        raise SweepError(f"seed must be 0 to {MAX_SEED}, found {seed}")
     given = dict(vary or {})
     for path, values in given.items():
         if path in ID_COLUMNS:
@@ -524,11 +557,11 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
     frames: list[pd.DataFrame] = []
     manifest = {
         "dmesim_sweep": SWEEP_FORMAT, "scenario": base.name, "file": file,
-        "scenario_hash": scenario_hash(base.model_copy(update={"sweep": None})),
+        "scenario_hash": _hash(base),
         "seed": root_seed, "reps": reps, "vary": full_vary, "traces": traces, "versions": versions(),
         "complete": False,
         "points": [{"point": i, "label": labels[i], "overrides": p, "seed": root_seed,
-                    "scenario_hash": scenario_hash(s)}
+                    "scenario_hash": _hash(s)}
                    for i, (p, s) in enumerate(zip(points, point_scenarios, strict=True))],
     }
     if outdir is not None:
@@ -568,6 +601,11 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
     return df
 
 
+def _hash(s: Scenario) -> str:
+    """What a resume compares: the scenario without its sweep section (whose reps may grow)."""
+    return scenario_hash(s.model_copy(update={"sweep": None}))
+
+
 def _check_scheduler(scheduler: str) -> None:
     if scheduler != "local" and not scheduler.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
         raise SweepError(f"--scheduler {scheduler!r}: expected 'local' or tcp://HOST:PORT")
@@ -592,11 +630,20 @@ def _read_manifest(out: Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise SweepError(f"{path}: cannot read the sweep manifest ({exc})") from None
-    if (not isinstance(manifest, dict) or not isinstance(manifest.get("reps"), int)
-            or not isinstance(manifest.get("points"), list) or "scenario_hash" not in manifest
-            or not isinstance(manifest.get("vary"), dict)):
+    if not _is_manifest(manifest):
         raise SweepError(f"{path}: not a dmesim sweep manifest")
     return manifest
+
+
+def _is_manifest(m: Any) -> bool:
+    """The fields a resume or a chart relies on, of their types (``type(…) is int``: JSON's
+    ``true`` is no count), each grid point setting the paths the sweep varies."""
+    return (isinstance(m, dict) and type(m.get("reps")) is int and m["reps"] >= 1
+            and type(m.get("scenario_hash")) is str and type(m.get("traces")) is bool
+            and (m.get("seed") is None or type(m["seed"]) is int)
+            and isinstance(m.get("vary"), dict) and isinstance(m.get("points"), list)
+            and all(isinstance(p, dict) and isinstance(p.get("overrides"), dict)
+                    and p["overrides"].keys() == m["vary"].keys() for p in m["points"]))
 
 
 def _check_folder(out: Path, manifest: dict[str, Any], resume: bool, old: dict[str, Any] | None) -> None:
@@ -624,8 +671,8 @@ def _check_folder(out: Path, manifest: dict[str, Any], resume: bool, old: dict[s
     if old.get("traces") != manifest["traces"]:
         raise SweepError(f"{out} holds a sweep with a different traces setting; resume needs the same "
                          "scenario, seed, --vary grid and traces setting")
-    if [p.get("scenario_hash") for p in old["points"] if isinstance(p, dict)] != \
-            [p["scenario_hash"] for p in manifest["points"]]:
+    hashes = [[p.get("scenario_hash") for p in m["points"]] for m in (old, manifest)]
+    if list(old["vary"]) != list(manifest["vary"]) or hashes[0] != hashes[1]:  # other columns or points
         raise SweepError(f"{out} holds a sweep over a different --vary grid; resume needs the same "
                          "scenario, seed, --vary grid and traces setting")
     if manifest["reps"] < old["reps"]:
@@ -648,7 +695,8 @@ def _prepare(out: Path, manifest: dict[str, Any], old: dict[str, Any] | None,
     for orphan in (out / TRACES).glob("*.parquet"):
         if orphan.name not in saved:  # traces of a batch killed before its summary shard
             orphan.unlink()
-    frames = _read_shards(out / SHARDS)  # before anything is removed: a damaged shard stops here
+    # before anything is removed: a damaged shard stops here
+    frames = _read_shards(out / SHARDS, [*ID_COLUMNS, *manifest["vary"]])
     for suffix in ("parquet", "csv"):  # rebuilt at the end; a stale table must not outlive a rerun
         (out / f"{TABLE}.{suffix}").unlink(missing_ok=True)
     done = {(int(p), int(r)) for f in frames for p, r in zip(f["point"], f["rep"], strict=True)}

@@ -51,6 +51,7 @@ MAX_HORIZON_DAYS = 100 * 365.0  # 100y: a longer horizon would make a run that n
 MAX_ARGON2_MEMORY_KIB = 4 * 1024 * 1024  # 4 GiB
 MAX_ARGON2_PASSES = 1000
 MAX_ARGON2_LANES = 2**24 - 1  # what Argon2id (RFC 9106, and cryptography) accepts
+MAX_SEED = 2**63 - 1  # seeds are stored as int64 (the sweep table's seed column)
 # Names the simulation gives to things itself: replacements are named ``p#2``, ``p#3``;
 # the escrow admins' chain is the user ``escrow-admins`` (sim.protocol.EA_USER).
 RESERVED_USER = "escrow-admins"
@@ -490,7 +491,7 @@ class Scenario(_Model):
 
     name: FileName = "scenario"
     description: str = ""
-    seed: StrictInt = Field(0, ge=0)
+    seed: StrictInt = Field(0, ge=0, le=MAX_SEED)
     horizon: Duration
     start_date: Annotated[dt.date | None, BeforeValidator(_no_number)] = None
     post_quantum: StrictBool = False
@@ -751,18 +752,25 @@ def grid_scenarios(data: dict[str, Any], vary: dict[str, list[Any]], file: str =
                     own = bad.path in ("", _path(tuple(int(x) if x.isdigit() else x for x in path.split("."))))
                     raise GridError(bad.problem if own else f"{bad.path}: {bad.problem}", path,
                                     vary[path].index(value)) from None
-            raise GridError(f"grid point {_show_point(point)}: {exc.path}: {exc.problem}") from None
+            raise GridError(f"grid point {flow_yaml(point)}: {exc.path}: {exc.problem}") from None
         digest = scenario_hash(s)
         if digest in seen:
-            raise GridError(f"grid points {_show_point(seen[digest])} and {_show_point(point)} are the same "
+            raise GridError(f"grid points {flow_yaml(seen[digest])} and {flow_yaml(point)} are the same "
                             "scenario (a duplicate grid point)")
         seen[digest] = point
         out.append(s)
     return out
 
 
-def _show_point(point: dict[str, Any]) -> str:
-    return yaml.safe_dump(point, default_flow_style=True, sort_keys=False, width=10**6).strip()
+def flow_yaml(value: Any) -> str:
+    """``value`` as one line of YAML flow text (``{exp: 2d}``), or as Python writes it where
+    YAML would take several lines (text with a line break, ``!!binary``) or is too deeply
+    nested to write."""
+    try:
+        text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6).strip()
+    except RecursionError:
+        return repr(value)
+    return repr(value) if "\n" in text else text
 
 
 def _validate(data: Any, file: str) -> Scenario:
@@ -809,12 +817,19 @@ def read_yaml(path: str | Path) -> Any:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(str(p), "", f"cannot read: {exc}") from None
+    return parse_yaml(text, str(p))
+
+
+def parse_yaml(text: str, file: str) -> Any:
+    """``text`` read as scenario files are (:class:`_Loader`); :class:`ScenarioError` naming
+    ``file`` and the line for bad YAML, a value its tag cannot convert, a repeated key or
+    nesting too deep."""
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
-        raise ScenarioError(str(p), *yaml_problem(exc)) from None
+        raise ScenarioError(file, *yaml_problem(exc)) from None
     except RecursionError:
-        raise ScenarioError(str(p), "", "the YAML is nested too deeply") from None
+        raise ScenarioError(file, "", "the YAML is nested too deeply") from None
 
 
 def yaml_problem(exc: yaml.YAMLError) -> tuple[str, str]:

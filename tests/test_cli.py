@@ -79,8 +79,8 @@ def test_explain_a_backup_key_as_what_it_gives_back() -> None:
 
 
 @pytest.mark.parametrize(("args", "line"), [
-    (["run", "x.yaml", "--seed", "-1"], "dmesim run: Invalid value for '--seed': -1 is not in the range x>=0. "
-                                        "(see dmesim run --help)"),
+    (["run", "x.yaml", "--seed", "-1"], "dmesim run: Invalid value for '--seed': -1 is not in the range "
+                                        "0<=x<=9223372036854775807. (see dmesim run --help)"),
     (["run"], "dmesim run: Missing argument 'SCENARIO'. (see dmesim run --help)"),
     (["sweep", "x.yaml", "--reps", "0"], "dmesim sweep: Invalid value for '--reps': 0 is not in the range x>=1. "
                                          "(see dmesim sweep --help)"),
@@ -159,21 +159,38 @@ HELP = str(SCENARIOS / "help_article.yaml")
 
 
 @pytest.mark.parametrize("args", [["run", HELP, "--seed", "-3"],
-                                  ["sweep", HELP, "--seed", "-1", "--reps", "1"]])
-def test_negative_seed_is_a_usage_error(tmp_path: Path, args: list[str]) -> None:
+                                  ["sweep", HELP, "--seed", "-1", "--reps", "1"],
+                                  ["run", HELP, "--seed", str(2**63)],  # stored as int64: 2**63 - 1 at most
+                                  ["sweep", HELP, "--seed", str(2**64), "--reps", "1"]])
+def test_seed_out_of_range_is_a_usage_error(tmp_path: Path, args: list[str]) -> None:
     code, out, err = invoke(*args, "--out", str(tmp_path / "out"))
     assert code == 2 and "Invalid value for '--seed'" in err and "Traceback" not in err + out
+    assert err.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+def test_a_seed_beyond_int64_in_the_file_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "big.yaml"
+    f.write_text(f"seed: {2**64}\n{GOOD}")
+    out = str(tmp_path / "out")
+    for args in (["validate", str(f)], ["run", str(f), "--out", out], ["sweep", str(f), "--out", out]):
+        code, stdout, err = invoke(*args)
+        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err + stdout, err
+        assert f"{f}: seed: Input should be less than or equal to 9223372036854775807" in err
     assert not (tmp_path / "out").exists()
 
 
 def test_out_that_cannot_be_a_folder_is_one_line(tmp_path: Path) -> None:
     afile = tmp_path / "afile"
     afile.write_text("keep me")
-    for out, expected in ((afile, f"dmesim: --out {afile}: is a file, not a folder"),
-                          (afile / "sub", f"dmesim: --out {afile / 'sub'}: cannot create the folder: "
-                                          "Not a directory")):
-        code, stdout, err = invoke("run", HELP, "--out", str(out))
-        assert code == 2 and err.strip() == expected and "Traceback" not in err + stdout, err
+    sim.sweep(HELP, reps=1, out=tmp_path / "sweep")
+    for args, expected in (
+            (["run", HELP, "--out", str(afile)], f"--out {afile}: cannot create the folder: {afile} is a file"),
+            (["run", HELP, "--out", str(afile / "sub")],
+             f"--out {afile / 'sub'}: cannot create the folder: {afile} is a file"),
+            (["plot", str(tmp_path / "sweep"), "--out", str(afile / "x.png")],
+             f"--out {afile / 'x.png'}: cannot create the folder {afile}: {afile} is a file")):
+        code, stdout, err = invoke(*args)
+        assert code == 2 and err.strip() == f"dmesim: {expected}" and "Traceback" not in err + stdout, err
     assert afile.read_text() == "keep me"
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,7 @@ from helpers import SCENARIOS
 from sim import runner
 from sim.cli import main
 from sim.plots import loss_risk, risk_curve
-from sim.scenario import ScenarioError, apply_overrides, load, read_yaml, validate
+from sim.scenario import MAX_SEED, ScenarioError, apply_overrides, load, read_yaml, validate
 from sim.simulation import Simulation
 
 RISK = SCENARIOS / "risk_policy.yaml"
@@ -115,6 +118,15 @@ def test_parse_vary() -> None:
             runner.parse_vary([bad])
 
 
+def test_seeds_are_kept_as_given_or_refused() -> None:
+    """The table stores seeds as int64: the largest one is written as it is, a larger one
+    is refused (it used to be written as a negative number)."""
+    assert sim.sweep(SAFE, reps=1, seed=MAX_SEED)["seed"].tolist() == [MAX_SEED]
+    for seed in (MAX_SEED + 1, 2**64, -1):
+        with pytest.raises(runner.SweepError, match=f"^seed must be 0 to {MAX_SEED}, found {seed}$"):
+            sim.sweep(SAFE, reps=1, seed=seed)
+
+
 def test_bad_grid_is_one_clear_error() -> None:
     with pytest.raises(runner.SweepError, match=r"^--vary users\.0\.devices\.0\.online=sometimes: "
                                                 r"Input should be 'always'"):
@@ -158,6 +170,39 @@ def test_same_table_from_serial_processes_and_dask(serial: pd.DataFrame, tmp_pat
     pd.testing.assert_frame_equal(dask, serial)
     manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
     assert manifest["executor"] == "dask local" and "distributed" in manifest["versions"]
+
+
+def test_a_killed_sweep_leaves_no_pool_worker_behind(tmp_path: Path) -> None:
+    """SIGKILL gives `dmesim sweep --workers 2` no chance to stop its pool: each worker
+    notices that its parent is gone and ends."""
+    psutil = pytest.importorskip("psutil")
+    out = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "sweep", str(RISK), "--reps", "100", "--workers", "2",
+                             "--batch-size", "1", "--out", str(out), "--no-charts"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline and not list((out / "shards").glob("*.parquet")):
+        time.sleep(0.01)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    proc.kill()
+    proc.wait()
+
+    def ended(p: Any) -> bool:  # a zombie has ended (nobody may reap an orphan here)
+        try:
+            return not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    try:
+        assert len(workers) >= 2
+        deadline = time.monotonic() + 10
+        while not all(ended(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert all(ended(p) for p in workers)
+    finally:
+        for p in workers:  # without the fix, they would wait for work forever
+            with suppress(psutil.NoSuchProcess):
+                p.kill()
 
 
 def test_local_cluster_runs_without_what_a_sweep_does_not_need() -> None:
@@ -217,6 +262,18 @@ def test_outputs_and_manifest(serial: pd.DataFrame, tmp_path: Path) -> None:
     lost = traces[traces["status"] == "lost"].groupby("run_id").size()
     assert lost.to_dict() == {r: n for r, n in zip(serial["run_id"], serial["lost"], strict=True) if n}
     assert not list(tmp_path.rglob(".*.tmp"))
+
+
+def test_traces_do_not_depend_on_the_batch_size(tmp_path: Path) -> None:
+    """Only reps 0 and 4 lose messages: in batches of three, each batch has a loss; one rep
+    per batch (the default for six reps), most batches have no lost_at value at all, and
+    the column is still a number."""
+    kw: dict[str, Any] = {"reps": 6, "vary": {"behaviour.backup_keys.count": [0], "horizon": ["1y"]}}
+    assert sim.sweep(RISK, **kw, out=tmp_path / "default", traces=True)["lost"].gt(0).tolist() == \
+        [True, False, False, False, True, False]
+    sim.sweep(RISK, **kw, out=tmp_path / "three", traces=True, batch_size=3)
+    default, three = runner.read_traces(tmp_path / "default"), runner.read_traces(tmp_path / "three")
+    assert default.equals(three) and default["lost_at"].dtype == "float64"
 
 
 def test_traces_need_an_output_folder() -> None:
@@ -325,6 +382,8 @@ def test_resume_refuses_a_different_sweep(tmp_path: Path) -> None:
     sim.sweep(SAFE, reps=1, out=tmp_path)
     with pytest.raises(runner.SweepError, match="different --vary grid"):
         sim.sweep(SAFE, reps=1, vary={"horizon": ["30d"]}, out=tmp_path, resume=True)
+    with pytest.raises(runner.SweepError, match="different --vary grid"):  # the same scenario, another column
+        sim.sweep(SAFE, reps=1, vary={"horizon": [SAFE["horizon"]]}, out=tmp_path, resume=True)
     with pytest.raises(runner.SweepError, match="different seed"):
         sim.sweep(SAFE, reps=1, seed=3, out=tmp_path, resume=True)
     with pytest.raises(runner.SweepError, match="different scenario"):
@@ -361,6 +420,17 @@ def test_cli_sweep_resume_and_refusal(serial: pd.DataFrame, tmp_path: Path) -> N
     (["--vary", "horizon=1y,"], "--vary horizon: an empty value in '1y,' (a stray comma?); write null for none"),
     (["--vary", "horizon=[1d"], "--vary horizon: cannot read '[1d' as YAML values (malformed YAML: expected ',' "
                                 "or ']', but got '<stream end>' at line 1, column 4)"),
+    # read as scenario files are: no traceback, no key given twice
+    (["--vary", "start_date=2026-13-01"], "--vary start_date: cannot read '2026-13-01' as YAML values (cannot "
+                                          "read '2026-13-01' as a date (month must be in 1..12)"),
+    (["--vary", "behaviour.backup_keys.count=!!int abc"], "--vary behaviour.backup_keys.count: cannot read "
+                                                          "'!!int abc' as YAML values (cannot read 'abc' as an integer"),
+    (["--vary", "horizon={a: 1, a: 2}"], "--vary horizon: cannot read '{a: 1, a: 2}' as YAML values (duplicate "
+                                         "key 'a' (first on line 1) at line 1, column 8)"),
+    (["--vary", "horizon=" + "[" * 5000 + "]" * 5000], "--vary horizon: cannot read '" + "[" * 60 + "…' as YAML "
+                                                       "values (the YAML is nested too deeply)"),
+    (["--vary", "horizon=" + "[" * 400 + "]" * 400], "--vary horizon=" + "[" * 399 + "]" * 399 + ": expected a"),
+    (["--vary", "horizon=!!binary AAAA"], "--vary horizon=b'\\x00\\x00\\x00': expected a duration"),
     (["--workers", "2", "--scheduler", "local"], "not both"),
     (["--scheduler", "udp://x"], "expected 'local' or tcp://HOST:PORT"),
 ])
@@ -518,15 +588,50 @@ def test_resume_never_drops_replications(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_resume_refuses_a_corrupt_manifest_in_one_line(tmp_path: Path) -> None:
     out = tmp_path / "s"
-    sim.sweep(SAFE, reps=1, out=out)
-    for text in ("{not json", "[1, 2]", '{"reps": "many"}'):
+    sim.sweep(SAFE, reps=1, vary={"horizon": ["60d"]}, out=out)
+    (out / "sweep.parquet").unlink()  # unfinished: plot reads the manifest
+    m = json.loads((out / "manifest.json").read_text())
+    for text in ("{not json", "[1, 2]", '{"reps": "many"}', json.dumps(m | {"reps": True}),  # true is no count
+                 json.dumps(m | {"vary": {"x": [1]}})):  # a path its grid points do not set
         (out / "manifest.json").write_text(text)
-        code, stdout, err = cli("sweep", str(RISK), "--out", str(out), "--resume")
-        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err + stdout
-        assert err.startswith(f"dmesim: {out / 'manifest.json'}: "), err
-    (out / "sweep.parquet").unlink()
-    code, _, err = cli("plot", str(out), "--out", str(tmp_path / "r.png"))
-    assert code == 2 and err.count("\n") == 1 and "manifest.json" in err
+        for args in (["sweep", str(RISK), "--out", str(out), "--resume"],
+                     ["plot", str(out), "--out", str(tmp_path / "r.png")]):
+            code, stdout, err = cli(*args)
+            assert code == 2 and err.count("\n") == 1 and "Traceback" not in err + stdout
+            assert err.startswith(f"dmesim: {out / 'manifest.json'}: "), err
+
+
+def test_a_file_in_shards_that_is_no_shard_is_named(tmp_path: Path) -> None:
+    sim.sweep(SAFE, reps=2, batch_size=1, out=tmp_path)
+    (tmp_path / "sweep.parquet").unlink()
+    foreign = tmp_path / "shards" / "zz.parquet"  # a run's message table, say
+    sim.run(validate(SAFE)).messages.to_parquet(foreign)
+    problem = f"{foreign}: not a shard of this sweep (no column run_id, point, rep, seed, label; delete it"
+    code, stdout, err = cli("plot", str(tmp_path), "--out", str(tmp_path / "r.png"))
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"dmesim: {problem}"), err
+    with pytest.raises(runner.FolderError, match=re.escape(problem)):
+        sim.sweep(SAFE, reps=2, out=tmp_path, resume=True)
+    shutil.copytree(tmp_path / "shards", tmp_path / "traces")  # summary shards are no message tables
+    with pytest.raises(runner.FolderError, match="traces/p00000-r0000000-0000000.parquet: not a shard of "
+                                                 "this sweep \\(no column message_id"):
+        runner.read_traces(tmp_path)
+    foreign.unlink()
+    assert len(sim.sweep(SAFE, reps=2, out=tmp_path, resume=True)) == 2
+
+
+def test_resume_after_changing_the_files_sweep_reps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sweep section is no part of the scenario a resume compares: more reps in the file
+    are run, fewer drop nothing."""
+    f, out = tmp_path / "s.yaml", tmp_path / "s"
+    f.write_text(yaml.safe_dump({**SAFE, "sweep": {"reps": 2}}))
+    sim.sweep(f, out=out)
+    ran = counting(monkeypatch)
+    for reps, expected in ((3, [2]), (1, [])):
+        f.write_text(yaml.safe_dump({**SAFE, "sweep": {"reps": reps}}))
+        code, stdout, err = cli("sweep", str(f), "--out", str(out), "--resume", "--no-charts")
+        assert code == 0 and ran == expected and f"({3 - len(expected)} reused" in stdout, err
+        ran.clear()
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), sim.sweep(SAFE, reps=3))
 
 
 def test_resume_refuses_shards_without_a_manifest(tmp_path: Path) -> None:
