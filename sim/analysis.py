@@ -40,6 +40,9 @@ TEXT = {"message_id", "user", "sender", "app", "readable_by", "status", "lost_ca
         "holder", "boxed_by", "cause", "created_by"}
 # Integer columns that may be empty: pandas' nullable Int64, so that CSV shows 3, not 3.0.
 NULLABLE_INT = {"events": ["generation"]}
+# Times: numbers, empty = NaN (a float column even when a run loses nothing).
+TIMES = {"sent_at", "lost_at", "added_at", "data_access", "revoked_at", "time", "boxed_at",
+         "unavailable_at", "created_at"}
 Rows = list[dict[str, Any]] | list[tuple[Any, ...]]  # dicts, or tuples in COLUMNS order
 
 
@@ -61,8 +64,8 @@ class Result:
         t = self._tables[name]
         if not isinstance(t, pd.DataFrame):
             t = pd.DataFrame(t, columns=COLUMNS[name])
-            for c in NULLABLE_INT.get(name, ()):
-                t[c] = t[c].astype("Int64")
+            t = t.astype({c: "float64" for c in COLUMNS[name] if c in TIMES}
+                         | dict.fromkeys(NULLABLE_INT.get(name, ()), "Int64"))
             self._tables[name] = t
         return t
 

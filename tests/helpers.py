@@ -71,11 +71,13 @@ def repeated(calls: Counter[tuple[Any, ...]]) -> dict[str, int]:
 
 
 def derived_again(sim: Any, calls: Counter[tuple[Any, ...]]) -> list[str]:
-    """Adversaries that derived a generation's keys the device they took had derived."""
+    """Adversaries that derived a generation's keys the device they took had derived. (A man
+    in the middle took no device: its keys are its own, under the real device's name, and
+    that device deriving the same seed is another party's derivation.)"""
     by_seed: dict[bytes, set[str]] = {}
     for op, *identity in calls:
         if op == "generation_keys":
             seed, party = identity
             by_seed.setdefault(seed, set()).add(party)
-    return [adv.name for adv in sim.adversaries.all
-            if any({adv.name, f"{adv.user}/{adv.device}"} <= parties for parties in by_seed.values())]
+    return [adv.name for adv in sim.adversaries.all if adv.kind != "mitm"
+            and any({adv.name, f"{adv.user}/{adv.device}"} <= parties for parties in by_seed.values())]

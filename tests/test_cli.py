@@ -253,3 +253,14 @@ def test_event_generations_are_integers_in_csv_parquet_and_read_back(tmp_path: P
     pq = pd.read_parquet(tmp_path / "events.parquet")
     pd.testing.assert_frame_equal(pq, in_memory)
     pd.testing.assert_frame_equal(Result.read(tmp_path).events, in_memory)
+
+
+def test_times_are_numbers_even_when_nothing_is_lost(tmp_path: Path) -> None:
+    """household loses nothing: its lost_at columns are empty floats, as read back."""
+    r = sim.run(SCENARIOS / "household.yaml")
+    assert r.summary["lost"] == 0
+    r.write(tmp_path, parquet=False)
+    back = Result.read(tmp_path)
+    for name in ("messages", "generations"):
+        assert str(r.table(name)["lost_at"].dtype) == "float64"
+        pd.testing.assert_frame_equal(back.table(name), r.table(name))
