@@ -18,6 +18,7 @@ import json
 import math
 import os
 import platform
+import signal
 import sys
 import threading
 import time
@@ -299,8 +300,16 @@ def local_cluster() -> Any:
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set(QUIET_CLUSTER):  # passed on to the workers
-        return LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    # Its processes start with Ctrl-C ignored (Python then leaves it so): a Ctrl-C at the
+    # terminal reaches only the sweep, which stops them, not every worker with a traceback.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        with dask.config.set(QUIET_CLUSTER):  # passed on to the workers
+            return LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -203,6 +205,23 @@ def test_a_killed_sweep_leaves_no_pool_worker_behind(tmp_path: Path) -> None:
         for p in workers:  # without the fix, they would wait for work forever
             with suppress(psutil.NoSuchProcess):
                 p.kill()
+
+
+def test_ctrl_c_on_a_local_cluster_sweep_is_one_message(tmp_path: Path) -> None:
+    """Ctrl-C at a terminal reaches the whole process group: the workers of
+    --scheduler local ignore it, and the sweep stops them and says how to resume."""
+    pytest.importorskip("distributed")
+    out = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "sweep", str(RISK), "--reps", "200", "--scheduler",
+                             "local", "--out", str(out), "--no-charts"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline and not list((out / "shards").glob("*.parquet")):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith("dmesim: interrupted; finished batches are saved in")
 
 
 def test_local_cluster_runs_without_what_a_sweep_does_not_need() -> None:
