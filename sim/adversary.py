@@ -17,7 +17,7 @@ from typing import Any
 
 from .chain import Chain
 from .crypto import Crypto, DecryptionFailed, DeviceKeys, GenerationKeys, fingerprint
-from .protocol import EA_USER, ESCROW, PHYSICAL, Account, Box, ProtocolError, Sealed, User
+from .protocol import BACKUP, EA_USER, ESCROW, PHYSICAL, Account, Box, ProtocolError, Sealed, User
 
 
 @dataclass
@@ -82,7 +82,9 @@ class Adversaries:
 
     def thief(self, user: str, device: str, at: float) -> None:
         d = self.account.users[user].devices[device]
-        if d.keys is not None:
+        if d.kind == BACKUP:  # a stolen paper: the thief holds the backup key's string
+            self.leak_backup(user, device, at)
+        elif d.keys is not None:
             self._add(Adversary(f"thief:{user}/{device}", "thief", user, at, d.keys, device, known=d.known,
                                 device_derived=d.derived))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from helpers import SCENARIOS, crypto_calls, derived_again, run_file
 from sim.scenario import load, validate
@@ -288,3 +289,23 @@ def test_an_adversary_uses_what_the_device_it_took_derived(name: str) -> None:
     with crypto_calls() as calls:
         sim.run()
     assert sim.adversaries.all and not derived_again(sim, calls)
+
+
+def test_a_stolen_backup_paper_is_a_leaked_backup_key() -> None:
+    """The thief of the paper types the string: it reads what the backup key holds, and the
+    user, who no longer has it, cannot."""
+    r = Simulation(validate(yaml.safe_load("""
+horizon: 30d
+argon2: {memory_kib: 8, passes: 1}
+traffic: {voicemail: {every: 3d}}
+users:
+  - name: a
+    devices: [{name: p, online: never}]
+timeline:
+  - {at: 1d, action: create_backup_key, user: a, by: p, name: bk}
+  - {at: 2d, action: steal, user: a, device: bk}
+"""))).run()
+    (w,) = r.summary["adversaries"]
+    assert (w["adversary"], w["kind"], w["since"], w["generations"]) == ("leak:a/bk", "leaked_backup", 2.0, "1")
+    assert set(r.messages["exposed_to"]) == {"leak:a/bk"}
+    assert r.devices.set_index("device").loc["bk", "available"] == False  # noqa: E712
