@@ -349,7 +349,9 @@ def explain(r: Result, message_id: str, device: str) -> str:
                      f"class, a backup key or escrow could box it to {device}.")
     if pd.notna(d["revoked_at"]):
         lines.append(f"{device} was revoked on {_fmt(d['revoked_at'])}.")
-    if d["lost_cause"]:
+    if d["lost_cause"] == "server_device":
+        lines.append(f"{device} was added by the server: it was never in the user's hands.")
+    elif d["lost_cause"] and d["lost_cause"] != "revoked":  # a revocation is told above
         lines.append(f"{device} left the user's hands on {_fmt(d['lost_at'])} ({d['lost_cause']}).")
     lines.append("Holders of generation {}: {}.".format(g, "; ".join(
         f"{h['holder']} ({h['kind']}, boxed {_fmt(h['boxed_at'])} by {h['boxed_by']}, "
@@ -372,8 +374,13 @@ def explain(r: Result, message_id: str, device: str) -> str:
                 f" (keys compromised {_fmt(w['since'])}, reading new data until "
                 f"{_fmt(w['window_end']) if w['window_end'] is not None else 'the end of the run'}; "
                 f"holds generations {w['generations']})")
-            lines.append(f"Exposed to {name}: it decrypts the message with generation {g} opened from a "
-                         f"box sealed to its keys{window}.")
+            if w is not None and w["kind"] == "ea_compromise":
+                lines.append(f"Exposed to {name}: it opens {user}'s escrow blob with the EA generation it "
+                             f"holds, then the escrow device's box for generation {g} with the keys in the "
+                             f"blob, and decrypts the message{window}.")
+            else:
+                lines.append(f"Exposed to {name}: it decrypts the message with generation {g} opened from a "
+                             f"box sealed to its keys{window}.")
     else:
         lines.append("No adversary key decrypts it.")
     if m["status"] == "lost":

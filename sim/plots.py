@@ -219,18 +219,27 @@ def risk_curve(rows: pd.DataFrame, horizon: float | None = None,
                          "low": [c[0] for c in ci], "high": [c[1] for c in ci]})
 
 
-def _mean_interval(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
+def _mean_interval(x: np.ndarray, confidence: float, rep: np.ndarray | None = None) -> tuple[float, float, float]:
     """(mean, low, high): the t interval of the mean of a share per run, clipped to [0, 1];
-    none (NaN) from fewer than two runs, zero width when every run gives the same value."""
+    none (NaN) from fewer than two runs (replications), zero width when every run gives the
+    same value. When a group pools grid points, its runs of one replication share a random
+    history: the variance is then estimated across replications (``rep``, the clusters, as
+    in :func:`effective_n`), with one degree of freedom fewer than replications."""
     from scipy import stats
 
-    mean = float(x.mean()) if len(x) else float("nan")
-    if len(x) < 2:
+    n = len(x)
+    mean = float(x.mean()) if n else float("nan")
+    reps, idx = np.unique(rep if rep is not None else np.arange(n), return_inverse=True)
+    if len(reps) < 2:
         return mean, float("nan"), float("nan")
-    if x.std() == 0:
-        return mean, mean, mean
-    ci = stats.ttest_1samp(x, mean).confidence_interval(confidence_level=confidence)
-    return mean, max(0.0, float(ci.low)), min(1.0, float(ci.high))
+    resid = np.bincount(idx, weights=x - mean, minlength=len(reps))  # per replication: Σ (x - mean)
+    se = (len(reps) / (len(reps) - 1) * float((resid ** 2).sum())) ** 0.5 / n
+    half = float(stats.t.ppf((1 + confidence) / 2, len(reps) - 1)) * se
+    return mean, max(0.0, mean - half), min(1.0, mean + half)
+
+
+def _reps(g: pd.DataFrame) -> np.ndarray | None:
+    return g["rep"].to_numpy() if "rep" in g else None
 
 
 def median_first_loss(rows: pd.DataFrame) -> float | None:
@@ -281,7 +290,7 @@ def fraction_lost(df: pd.DataFrame, ax: Axes | None = None, by: str | list[str] 
     for i, (_, g) in enumerate(groups):
         x = g["fraction_lost"].to_numpy(dtype=float)
         ax.scatter(i + jitter.uniform(-0.18, 0.18, len(x)), x, s=9, alpha=0.35)
-        mean, low, high = _mean_interval(x, confidence)
+        mean, low, high = _mean_interval(x, confidence, _reps(g))
         means.append(mean)
         lows.append(low)
         highs.append(high)
@@ -324,7 +333,7 @@ def tradeoff(df: pd.DataFrame, ax: Axes | None = None, by: str | list[str] | Non
     risk = loss_risk(df, by, confidence)
     ax = _ax(ax, figsize=(7, 5))
     for (label, g), (_, r) in zip(sweep_groups(df, by), risk.iterrows(), strict=True):
-        mean, low, high = _mean_interval(g["fraction_exposed"].to_numpy(dtype=float), confidence)
+        mean, low, high = _mean_interval(g["fraction_exposed"].to_numpy(dtype=float), confidence, _reps(g))
         ax.errorbar([r["p"]], [mean], xerr=[[r["p"] - r["low"]], [r["high"] - r["p"]]],
                     yerr=[[mean - low], [high - mean]], fmt="o", capsize=4, label=label)
     ax.set_xlabel("P(any permanent loss within the horizon)")

@@ -160,6 +160,9 @@ def test_explain_reports_exposure(tmp_path) -> None:  # type: ignore[no-untyped-
     text = back.explain(msg, "phone")
     assert all(back.explain(m, "phone") == r.explain(m, "phone") for m in r.messages["message_id"])
     assert "Exposed to server:alice/ghost" in text and "until day 40" in text
+    ghost = back.explain(msg, "ghost")
+    assert "ghost was added by the server: it was never in the user's hands." in ghost
+    assert "left the user's hands" not in ghost and "ghost was revoked on day 40." in ghost
     clean = r.messages[r.messages["exposed_to"] == ""].iloc[0]["message_id"]
     assert "No adversary key decrypts it." in r.explain(clean, "phone")
 
@@ -309,3 +312,14 @@ timeline:
     assert (w["adversary"], w["kind"], w["since"], w["generations"]) == ("leak:a/bk", "leaked_backup", 2.0, "1")
     assert set(r.messages["exposed_to"]) == {"leak:a/bk"}
     assert r.devices.set_index("device").loc["bk", "available"] == False  # noqa: E712
+
+
+def test_explain_tells_how_a_compromised_ea_device_reads_a_members_message() -> None:
+    """Nothing is boxed to the EA device's keys on alice's chain: it reads through escrow."""
+    r = run_file("ea_compromise")
+    holders = r.holders[(r.holders["user"] == "alice") & (r.holders["generation"] == 1)]
+    assert set(holders["holder"]) == {"phone", "escrow"}
+    text = r.explain("m1", "phone")
+    assert ("Exposed to ea:admin-laptop: it opens alice's escrow blob with the EA generation it holds, then "
+            "the escrow device's box for generation 1 with the keys in the blob, and decrypts the message") in text
+    assert "box sealed to its keys" not in text

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from matplotlib.container import BarContainer
-from scipy.stats import binomtest
+from scipy.stats import binomtest, ttest_1samp
 
 from sim import plots
 from sim.cli import main
@@ -117,6 +117,18 @@ def test_fraction_lost_shows_every_replication_and_the_mean(df: pd.DataFrame) ->
     low, high = container.lines[2][0].get_segments()[0][:, 1]
     assert low < means[0] < high
     assert container.lines[2][0].get_segments()[1][:, 1].tolist() == [0.0, 0.0]
+
+
+def test_a_group_pooling_grid_points_gets_an_interval_over_replications(df: pd.DataFrame) -> None:
+    """Two grid points share each replication's history (here: the same fraction lost): pooled,
+    they carry the information of their 10 replications, not of 20 independent runs."""
+    ten = df[df["point"] == 0]
+    both = pd.concat([ten, ten.assign(point=1, **{"behaviour.backup_keys.count": 2})])
+    (container,) = plots.fraction_lost(both, by="horizon_days").containers
+    low, high = container.lines[2][0].get_segments()[0][:, 1]
+    x = ten["fraction_lost"].to_numpy()
+    ci = ttest_1samp(x, x.mean()).confidence_interval(0.95)
+    np.testing.assert_allclose([low, high], [max(0.0, ci.low), ci.high])
 
 
 def test_charts_draw_on_a_given_axes_and_use_the_style(df: pd.DataFrame) -> None:
