@@ -226,7 +226,8 @@ class Chain:
             if name in self.revoked:
                 raise RevokedSigner(f"{self.owner}: {name} was revoked and cannot sign")
             return self.verify_keys[name]
-        key = self.external(name, link) if self.external else None
+        # another chain's device signs only as an escrow recovery's EA co-signer
+        key = self.external(name, link) if self.external and name == link.body.get("cosigner") else None
         if key is None:
             raise UnknownSigner(f"{self.owner}: {name} is not a device of this chain")
         return key
@@ -240,8 +241,14 @@ class Chain:
             raise ReorderedLink(f"{self.owner}: the first link must be a root")
         if link.kind in ADDS_DEVICE and link.body["device"] in self.verify_keys:
             raise ForkError(f"{self.owner}: {link.body['device']} is already on the chain")
-        if link.kind == "batch_approve" and self.kinds.get(link.body["by"]) == "escrow" and "cosigner" not in link.body:
+        if link.kind == "batch_approve" and self.kinds.get(link.body["by"]) == "escrow" and not str(
+                link.body.get("cosigner", "")).startswith("ea:"):
             raise MissingSignature(f"{self.owner}: link {link.seq}: an escrow recovery needs an EA device's co-signature")
+        if link.kind == "device_key_rotate" and (link.body["by"] == link.body["device"]
+                                                 or link.body["device"] not in self.verify_keys
+                                                 or link.body["device"] in self.revoked):
+            raise TamperedLink(f"{self.owner}: link {link.seq}: a key rotation re-keys a device of the chain, "
+                               "signed by another")
         for name in link.signer_names():
             if name not in link.signatures:
                 raise MissingSignature(f"{self.owner}: link {link.seq} ({link.kind}) lacks {name}'s signature")
@@ -254,13 +261,16 @@ class Chain:
                 raise TamperedLink(f"{self.owner}: link {link.seq}: signature of {name} is not lower-case hex")
             if not self.crypto.verify(key, sig, link.payload):
                 raise TamperedLink(f"{self.owner}: link {link.seq} ({link.kind}): {name}'s signature does not verify")
+        if extra := sorted(set(link.signatures) - set(link.signer_names())):
+            raise TamperedLink(f"{self.owner}: link {link.seq} ({link.kind}) carries signatures it does not "
+                               f"require ({', '.join(extra)})")
         if self.lockdown:
             by = link.body.get("by")
             if link.kind in ("batch_approve", "device_add_and_approve") and by not in self.confirmed:
                 raise LockdownViolation(f"{self.owner}: unconfirmed {by} may not approve in lockdown")
             if link.kind == "device_add" and "generation" in link.body:
                 raise LockdownViolation(f"{self.owner}: an unconfirmed device may not add a generation")
-            if link.kind in ("puk_rotate", "device_revoke") and by not in self.confirmed:
+            if link.kind in ("puk_rotate", "device_revoke", "device_key_rotate") and by not in self.confirmed:
                 raise LockdownViolation(f"{self.owner}: unconfirmed {by} may not rotate or revoke in lockdown")
 
     # -- state

@@ -161,7 +161,10 @@ def decode_backup_key(text: str) -> tuple[str, bytes]:
     """Read a backup-key string; return (key ID, secret).
 
     Case-insensitive; I and L read as 1, O as 0; any single wrong character is
-    corrected, including one outside the alphabet (such as U), read as an erasure. Anything else raises :class:`BackupKeyError`.
+    corrected, including one outside the alphabet (such as U), read as an erasure. Anything else raises :class:`BackupKeyError`,
+    except, rarely (about 2^-22 for a random pair of typos), two wrong characters that spell
+    another valid string: its secret is returned, and the chain check
+    (:meth:`~sim.protocol.Account.backup_keys`) refuses it as not the backup's key.
     """
     chars = "".join(text.split()).replace("-", "").upper()
     if len(chars) != 32:

@@ -466,7 +466,8 @@ class User:
 
     def open(self, sealed: Sealed, keys: GenerationKeys) -> bytes:
         """Decrypt ``sealed`` with the keys of its generation."""
-        return self.crypto.open_content(sealed.ciphertext, getattr(keys, APP_KEY[sealed.app]), sealed.binding)
+        binding = content_binding(self.id, sealed.app, sealed.generation, sealed.message_id)  # not the one it carries
+        return self.crypto.open_content(sealed.ciphertext, getattr(keys, APP_KEY[sealed.app]), binding)
 
     def can_decrypt(self, device: str, sealed: Sealed) -> bool:
         """Real decryption of ``sealed`` with what ``device`` opened from its boxes."""

@@ -544,3 +544,59 @@ def test_lockdown_unconfirmed_device_brings_no_generation_by_rotate_or_revoke(wo
     with pytest.raises(LockdownViolation):
         f.append(f.make("device_revoke", {"by": "ea3", "revoked": ["ea-backup"],
                                           "generation": {"n": 6}}, {"ea3": new.signing}))
+
+
+# ------------------------------------------------------------------ who may sign what (review s8)
+
+
+def _tip(chain: Chain) -> Chain:
+    return chain.fork(len(chain.links))
+
+
+def test_a_key_rotation_is_signed_by_another_device_of_the_chain(world: World) -> None:
+    """Signed only by the key it brings, a device_key_rotate would let anyone re-key a device
+    (then sign as it), plant a signer never added, or bring back a revoked one."""
+    mallory = world.acc.crypto.new_device_keys()
+
+    def rotate(device: str, chain: Chain) -> Link:
+        body = {"device": device, "by": device, "kind": "physical", "verify_key": mallory.verify_key.hex(),
+                "kem": mallory.kem_public.raw.hex()}
+        return chain.make("device_key_rotate", body, {device: mallory.signing})
+
+    for chain, device in [(world.u.chain, "a"), (world.u.chain, "ghost"), (world.u.chain, "c"),
+                          (world.ea.chain, "ea1")]:
+        forked = _tip(chain)
+        with pytest.raises(TamperedLink, match="a key rotation re-keys a device of the chain, signed by another"):
+            forked.append(rotate(device, forked))
+        assert forked.verify_keys.get(device) != mallory.verify_key
+
+
+def test_another_chains_device_signs_only_as_an_escrow_cosigner(world: World) -> None:
+    ea1 = _keys(world.ea, "ea1").signing
+    for kind, body in [("device_revoke", {"by": "ea:ea1", "revoked": ["a"]}),
+                       ("batch_approve", {"by": "ea:ea1", "approved": [], "revoked": ["a"]}),
+                       ("puk_rotate", {"by": "ea:ea1", "generation": {"n": 99}})]:
+        full = _tip(world.u.chain)
+        with pytest.raises(UnknownSigner, match="ea:ea1 is not a device of this chain"):
+            full.append(full.make(kind, body, {"ea:ea1": ea1}))
+
+
+def test_an_escrow_recovery_needs_an_ea_device_as_cosigner(world: World) -> None:
+    """Co-signed by the escrow device itself or by the member's own device, no EA device signs."""
+    u, escrow = world.u, world.acc.escrow_keys("alice", "ea1").signing
+    for cosigner, key in [("escrow", escrow), ("f", _keys(u, "f").signing)]:
+        full = _tip(u.chain)
+        link = full.make("batch_approve", {"by": "escrow", "approved": [], "revoked": [], "cosigner": cosigner},
+                         {"escrow": escrow, cosigner: key})
+        with pytest.raises(MissingSignature, match="an escrow recovery needs an EA device's co-signature"):
+            full.append(link)
+
+
+def test_a_signature_the_link_does_not_require_is_refused(world: World) -> None:
+    """It signs nothing that matters, but changes the link's hash, and so the fingerprints."""
+    link = world.u.chain.links[1]
+    extra = Link(link.seq, link.prev, link.kind, link.body, {**link.signatures, "mallory": "00" * 64})
+    with pytest.raises(TamperedLink, match=r"carries signatures it does not require \(mallory\)"):
+        world.u.chain.fork(1).append(extra)
+    with pytest.raises(TamperedLink):
+        world.u.chain.fork(1).append(Link.decode(extra.encode()))

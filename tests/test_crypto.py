@@ -436,3 +436,20 @@ def test_a_character_outside_the_alphabet_is_corrected_as_an_erasure() -> None:
     wrong = "1" if text[10] != "1" else "2"
     with pytest.raises(BackupKeyError):
         decode_backup_key("U" + text[1:10] + wrong + text[11:])
+
+
+def test_a_message_relabelled_as_another_does_not_open() -> None:
+    """The reader rebuilds the HPKE info from what it takes the message to be (user, app,
+    generation, id), not from the binding the ciphertext comes with."""
+    from helpers import SCENARIOS
+    from sim.scenario import load
+    from sim.simulation import Simulation
+
+    sim = Simulation(load(SCENARIOS / "help_article.yaml"))
+    result = sim.run()
+    row = result.messages[result.messages["status"] == "readable"].iloc[0]
+    sealed = next(m for m in sim.sealed if m.message_id == row["message_id"])
+    u, reader = sim.account.users[sealed.user], row["readable_by"].split(",")[0]
+    assert u.can_decrypt(reader, sealed)
+    assert not u.can_decrypt(reader, sealed._replace(message_id="m99"))
+    assert not u.can_decrypt(reader, sealed._replace(app="mail" if sealed.app == "voicemail" else "voicemail"))
