@@ -155,6 +155,9 @@ class Chain:
         self.kinds: dict[str, str] = {}  # device → its kind, as the link that added it says
         self._added: dict[str, int] = {}
         self.revoked_seq: dict[str, int] = {}
+        # the latest EA chain position a link named (escrow enrolment, re-key, recovery): a new
+        # escrow recovery may not name an older one, from before an EA device's revocation
+        self.ea_seq = 0
 
     # -- reading
     @property
@@ -244,6 +247,9 @@ class Chain:
         if link.kind == "batch_approve" and self.kinds.get(link.body["by"]) == "escrow" and not str(
                 link.body.get("cosigner", "")).startswith("ea:"):
             raise MissingSignature(f"{self.owner}: link {link.seq}: an escrow recovery needs an EA device's co-signature")
+        if "cosigner" in link.body and int(link.body.get("ea_seq", self.ea_seq)) < self.ea_seq:
+            raise TamperedLink(f"{self.owner}: link {link.seq} names EA chain position {link.body['ea_seq']}, "
+                               f"older than {self.ea_seq}, which this chain named already")
         if link.kind == "device_key_rotate" and (link.body["by"] == link.body["device"]
                                                  or link.body["device"] not in self.verify_keys
                                                  or link.body["device"] in self.revoked):
@@ -289,6 +295,7 @@ class Chain:
         if link.kind in ("batch_approve", "device_add_and_approve"):
             for name in body.get("approved", []):
                 self.confirmed.setdefault(name, link.seq)
+        self.ea_seq = max(self.ea_seq, int(body.get("ea_seq", 0)))
         for name in body.get("revoked", []):
             self.revoked.add(name)
             self.revoked_seq.setdefault(name, link.seq)

@@ -76,11 +76,13 @@ class Device:
 
 @dataclass(frozen=True)
 class EscrowBlob:
-    """An escrow device's key seed HPKE-sealed to one EA generation's general key."""
+    """An escrow device's key seed HPKE-sealed to one EA generation's general key, the
+    latest at EA chain position ``ea_seq``."""
 
     ea_generation: int
     ciphertext: bytes
     binding: bytes
+    ea_seq: int
 
 
 @dataclass(frozen=True)
@@ -368,6 +370,8 @@ class User:
         body.update(by=by, approved=[*self._covered(by), name])
         if "backup_id" in extra:
             body["backup_id"] = extra["backup_id"]
+        if extra.get("escrow_blob") is not None:  # the EA position its secrets are sealed at
+            body["ea_seq"] = extra["escrow_blob"].ea_seq
         self.chain.append(self.chain.make("device_add_and_approve", body,
                                           {**signers, name: keys.signing}))
         d = self._enter(name, kind, keys, at, **extra)
@@ -608,7 +612,7 @@ class Account:
         g = ea.latest
         binding = f"escrow/{member}/{name}/{g.number}".encode()
         ct = self.crypto.seal_box(seed, g.public["general"], binding)
-        return keys, EscrowBlob(g.number, ct, binding)
+        return keys, EscrowBlob(g.number, ct, binding, ea.chain.tail[0])
 
     def enroll_escrow(self, user_id: str, by: str, at: float, name: str = "escrow") -> Device:
         """The member's device ``by`` adds and approves an escrow device whose secrets are
@@ -635,7 +639,7 @@ class Account:
             raise ProtocolError(f"{user_id}/{by} is not in the escrow device's class")
         keys, blob = self._seal_escrow(user_id, esc.name, at)
         body = u._device_body(esc.name, ESCROW, keys)
-        body["by"] = by
+        body.update(by=by, ea_seq=blob.ea_seq)
         u.chain.append(u.chain.make("device_key_rotate", body,
                                     {**u._signer(by), esc.name: keys.signing}))
         known = u.knows(by)

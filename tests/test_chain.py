@@ -152,10 +152,22 @@ def test_chain_still_verifies_after_cosigning_ea_device_is_revoked_later() -> No
     acc.escrow_recover("alice", "ea2", "new", 6)
     fresh = Chain("alice", acc.crypto, u.chain.external)
     fresh.extend(u.chain.links)  # verifies while ea2 is an EA device
+    ea2 = acc.ea.devices["ea2"].keys  # type: ignore[union-attr]  # kept by whoever has the device
+    assert ea2 is not None
     acc.revoke_ea_device("ea1", "ea2", 7)
     later = Chain("alice", acc.crypto, u.chain.external)
     later.extend(u.chain.links)
     assert later.tail == u.chain.tail
+    # but a *new* recovery it co-signs, naming an EA position from before its revocation, is
+    # refused once the member's chain has named a later one (the re-key the revocation asks for)
+    acc.rekey_escrow("alice", "phone", 8)
+    esc = acc.escrow_keys("alice", "ea1")
+    u.add_device("newer", 9)
+    link = u.chain.make("batch_approve", {"by": "escrow", "approved": ["newer"], "revoked": [],
+                                          "cosigner": "ea:ea2", "ea_seq": 5},
+                        {"escrow": esc.signing, "ea:ea2": ea2.signing})
+    with pytest.raises(TamperedLink, match="names EA chain position 5, older than"):
+        u.chain.append(link)
 
 
 # ------------------------------------------------------------------ body tampering
