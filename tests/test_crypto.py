@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+from helpers import SCENARIOS
 from sim import protocol
 from sim.crypto import (
     Argon2Cost,
@@ -19,6 +20,8 @@ from sim.crypto import (
     encode_backup_key,
 )
 from sim.protocol import Account, content_binding
+from sim.scenario import load
+from sim.simulation import Simulation
 
 CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -441,10 +444,6 @@ def test_a_character_outside_the_alphabet_is_corrected_as_an_erasure() -> None:
 def test_a_message_relabelled_as_another_does_not_open() -> None:
     """The reader rebuilds the HPKE info from what it takes the message to be (user, app,
     generation, id), not from the binding the ciphertext comes with."""
-    from helpers import SCENARIOS
-    from sim.scenario import load
-    from sim.simulation import Simulation
-
     sim = Simulation(load(SCENARIOS / "help_article.yaml"))
     result = sim.run()
     row = result.messages[result.messages["status"] == "readable"].iloc[0]
