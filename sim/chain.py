@@ -81,9 +81,15 @@ SIGNED_BY_NEW_KEY = ADDS_DEVICE | {"device_key_rotate"}  # the key the link brin
 
 # Link bodies hold no cycles: no need for the encoder's check (a dict per call).
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), check_circular=False)
+# the C encoder JSONEncoder.encode builds on every call (in CPython), built once
+_MAKE = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODER = _MAKE and _MAKE(None, _ENCODER.default, json.encoder.encode_basestring_ascii,
+                             None, ":", ",", True, False, True)
 
 
 def _canonical(obj: Any) -> bytes:
+    if _C_ENCODER:
+        return "".join(_C_ENCODER(obj, 0)).encode()
     return _ENCODER.encode(obj).encode()
 
 

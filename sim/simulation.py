@@ -9,7 +9,6 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import simpy
 
 from . import traffic
@@ -217,8 +216,8 @@ class Simulation:
         to the same keys, cheaper than one between every two events."""
         drawn = traffic.drawn(self.people.values(), self.account.users, self.scenario.horizon)
         at, user, gen, app, sender = ([row[k] for row in self._scripted] + drawn[k] for k in range(5))
-        order = np.argsort(at, kind="stable")  # ties keep this order: scripted sends first
-        for n, i in enumerate(order.tolist(), 1):
+        order = sorted(range(len(at)), key=at.__getitem__)  # stable: scripted sends first at ties
+        for n, i in enumerate(order, 1):
             mid = f"m{n}"
             self.senders.append(sender[i])
             self.sealed.append(self.account.users[user[i]].seal(mid, app[i], mid.encode(), at[i], gen[i]))

@@ -13,6 +13,7 @@ spawn children: each stream is named instead.
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -47,39 +48,56 @@ def _words(n: int) -> list[int]:
     return out
 
 
+def _hashmix(value: int, h: int) -> tuple[int, int]:
+    """numpy's ``hashmix``: (the mixed value, the next hash constant)."""
+    value ^= h
+    h = (h * _MULT_A) & _M32
+    value = (value * h) & _M32
+    return value ^ (value >> 16), h
+
+
+def _mix(x: int, y: int) -> int:
+    r = (_MIX_L * x - _MIX_R * y) & _M32
+    return r ^ (r >> 16)
+
+
+@functools.lru_cache(maxsize=1024)
+def _pool(words: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+    """The pool (and hash constant) once ``words`` (at least :data:`_POOL`) are absorbed.
+
+    Kept for the prefixes of the words of the streams made lately: the streams of a
+    replication share their seed's and replication's words, so each new stream mixes in
+    only its own. A pure function: the cache changes no state word."""
+    pool, h = [], _INIT_A
+    if len(words) == _POOL:
+        for w in words:
+            value, h = _hashmix(w, h)
+            pool.append(value)
+        for src in range(_POOL):
+            for dst in range(_POOL):
+                if src != dst:
+                    value, h = _hashmix(pool[src], h)
+                    pool[dst] = _mix(pool[dst], value)
+    else:
+        before, h = _pool(words[:-1])
+        pool = list(before)
+        for dst in range(_POOL):
+            value, h = _hashmix(words[-1], h)
+            pool[dst] = _mix(pool[dst], value)
+    return tuple(pool), h
+
+
 class SpawnedSeed(ISeedSequence):
     """``SeedSequence(entropy, spawn_key=spawn_key)``'s state, in Python integers."""
 
     def __init__(self, entropy: int, spawn_key: tuple[int, ...]) -> None:
         run = _words(entropy)
-        if spawn_key:  # numpy pads the run entropy to the pool size when spawned
-            run += [0] * (_POOL - len(run))
-        data = run + [w for k in spawn_key for w in _words(k)]
-        h = _INIT_A
-
-        def hashmix(value: int) -> int:
-            nonlocal h
-            value ^= h
-            h = (h * _MULT_A) & _M32
-            value = (value * h) & _M32
-            return value ^ (value >> 16)
-
-        def mix(x: int, y: int) -> int:
-            r = (_MIX_L * x - _MIX_R * y) & _M32
-            return r ^ (r >> 16)
-
-        pool = [hashmix(data[i] if i < len(data) else 0) for i in range(_POOL)]
-        for src in range(_POOL):
-            for dst in range(_POOL):
-                if src != dst:
-                    pool[dst] = mix(pool[dst], hashmix(pool[src]))
-        for word in data[_POOL:]:
-            for dst in range(_POOL):
-                pool[dst] = mix(pool[dst], hashmix(word))
-        self.pool = pool
+        run += [0] * (_POOL - len(run))  # numpy pads the run entropy when spawned; unspawned, it mixes
+        # in zeros for missing words all the same
+        self.pool = list(_pool((*run, *(w for k in spawn_key for w in _words(k))))[0])
 
     def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
-        wide = np.dtype(dtype) == np.uint64
+        wide = dtype is np.uint64 or np.dtype(dtype) == np.uint64
         if not wide and np.dtype(dtype) != np.uint32:
             raise ValueError("only support uint32 or uint64")
         h, out = _INIT_B, []

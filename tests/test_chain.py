@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -514,6 +515,17 @@ def test_signature_hex_is_canonical(world: World) -> None:
     assert recased.hash != link.hash
     with pytest.raises(ChainError):
         world.u.chain.fork(1).append(recased)
+
+
+def test_links_are_canonical_json() -> None:
+    """A link's encoding is JSON with sorted keys, no spaces and ASCII escapes (names may
+    be any text), whichever encoder made it, and decodes to the same link."""
+    body = {"device": "Büro-Laptop ✓", "by": "phone", "approved": ["b", "a"], "n": 3, "x": None}
+    link = Link(2, bytes(32), "batch_approve", body, {"phone": "00ff"})
+    expected = json.dumps({"seq": 2, "prev": bytes(32).hex(), "kind": "batch_approve", "body": body,
+                           "signatures": {"phone": "00ff"}}, sort_keys=True, separators=(",", ":"))
+    assert link.encode() == expected.encode()
+    assert Link.decode(link.encode()) == link
 
 
 @pytest.mark.parametrize("field_name", ["device", "verify_key", "by"])

@@ -334,6 +334,17 @@ def test_classical_mode_is_x25519_everywhere() -> None:
     assert all(not d.kem_public.hybrid for d in u.devices.values())
 
 
+def test_key_material_is_the_streams_raw_output_in_whole_words() -> None:
+    """Drawing ahead changes no byte: each call takes the next whole 64-bit words of the
+    "keys" stream, little-endian, as one ``random_raw`` call per draw would."""
+    crypto = cheap(5)
+    sizes = [32, 16, 5, 32, 8] * 20
+    got = [crypto.random(n) for n in sizes]
+    raw = np.random.default_rng(5).bit_generator.random_raw(sum(-(-n // 8) for n in sizes))
+    words = iter(raw.tolist())
+    assert got == [b"".join(next(words).to_bytes(8, "little") for _ in range(-(-n // 8)))[:n] for n in sizes]
+
+
 # ------------------------------------------------------------------ box binding
 
 
