@@ -2,13 +2,14 @@
 boxes, content seals, backup-key strings and fingerprints.
 
 Everything here uses the ``cryptography`` package (plus ``reedsolo`` for the
-backup-key code). Key material comes from a seeded byte stream, so one seed
-gives one set of keys: the keys are algorithmically real but not secret.
+backup-key code). Key material is drawn from the replication's key entropy by
+SHAKE-256, so one seed gives one set of keys: the keys are algorithmically real
+but not secret.
 HPKE's ephemeral encapsulation randomness is drawn by OpenSSL inside
 ``cryptography`` (its HPKE API takes no randomness), so ciphertext bytes differ
 between runs while every key, signature, hash and decryption outcome does not.
 
-A :class:`Crypto` object belongs to one replication: it holds the stream, the
+A :class:`Crypto` object belongs to one replication: it holds the key entropy, the
 post-quantum switch, the Argon2id cost and the operation counters.
 """
 
@@ -20,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import reedsolo
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, hpke
@@ -211,28 +211,24 @@ def fingerprint(user_tail: tuple[int, bytes], account_tail: tuple[int, bytes]) -
 
 @dataclass
 class Crypto:
-    """The cryptography of one replication, drawing from ``stream``.
+    """The cryptography of one replication, drawing its key material from ``entropy``.
 
     ``ops`` counts every real operation performed (key generations, box seals
     and opens, content seals and opens, signatures, verifications, Argon2id);
     a ``_pq`` suffix marks the hybrid ML-KEM-768 + X25519 variants.
     """
 
-    stream: np.random.Generator
+    entropy: bytes
     post_quantum: bool = False
     argon2: Argon2Cost = field(default_factory=Argon2Cost)
     ops: Counter[str] = field(default_factory=Counter)
-    _drawn: bytes = field(default=b"", repr=False)  # raw output drawn ahead, not yet used
+    draws: int = 0  # key-material draws so far
 
     # -- keys
     def random(self, n: int) -> bytes:
-        """``n`` bytes of the stream's raw 64-bit output (little-endian, on any machine),
-        whole words per call. Words are drawn 32 at a time: the same bytes, fewer calls."""
-        used = -(-n // 8) * 8
-        while len(self._drawn) < used:
-            self._drawn += self.stream.bit_generator.random_raw(32).astype("<u8", copy=False).tobytes()
-        out, self._drawn = self._drawn[:n], self._drawn[used:]
-        return out
+        """``n`` bytes of key material: SHAKE-256 of the entropy and the draw's number."""
+        self.draws += 1
+        return hashlib.shake_256(b"dmesim/key-material/%d/" % self.draws + self.entropy).digest(n)
 
     def _kem(self, material: bytes, hybrid: bool) -> KemPrivate:
         return KemPrivate(material[:32], material[32:96] if hybrid else None)

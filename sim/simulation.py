@@ -17,7 +17,7 @@ from .behaviour import Behaviours, Draws, Person, Proc, name_key
 from .crypto import Crypto
 from .protocol import EA_USER, Account, ProtocolError, Sealed
 from .scenario import EA_BACKUP, Dist, Event, Scenario, load
-from .streams import stream, streams
+from .streams import key_entropy, streams
 
 
 class Environment(simpy.Environment):
@@ -55,7 +55,7 @@ class Simulation:
         self.seed = scenario.seed if seed is None else seed
         self.rep = rep
         self.env = Environment()
-        crypto = Crypto(stream(self.seed, rep, "keys"), scenario.post_quantum, scenario.argon2.cost())
+        crypto = Crypto(key_entropy(self.seed, rep), scenario.post_quantum, scenario.argon2.cost())
         self.account = Account(crypto, scenario.account.members_may_create_backup_keys)
         self.adversaries = Adversaries(self.account)
         self.labels: dict[tuple[str, str], str] = {}

@@ -14,6 +14,7 @@ spawn children: each stream is named instead.
 from __future__ import annotations
 
 import functools
+import hashlib
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,7 @@ from numpy.random.bit_generator import ISeedSequence
 
 # Named child streams, one per purpose of a draw: a new kind of draw gets a new index and
 # shifts no other stream, and varying one policy leaves the draws of every other alone.
+# Index 0 is the keys': drawn by SHAKE-256 from :func:`key_entropy`, not by numpy.
 STREAMS = {"keys": 0, "escrow_admins": 1, "traffic": 2, "sessions": 3, "fates": 4, "approval": 5,
            "fingerprint": 6, "revocation": 7, "notice": 8, "backup": 9, "recovery": 10, "escrow": 11,
            "mitm": 12, "leak": 13, "server": 14, "ea_attack": 15}
@@ -115,6 +117,12 @@ def stream(seed: int, rep: int, name: str, *extra: int) -> np.random.Generator:
     """The random stream ``name`` of replication ``rep`` (per user, device… when ``extra`` is given)."""
     seed_seq = SpawnedSeed(seed, (rep, STREAMS[name], *extra))
     return np.random.Generator(np.random.PCG64(seed_seq))  # type: ignore[arg-type]  # (stubs omit ISeedSequence)
+
+
+def key_entropy(seed: int, rep: int) -> bytes:
+    """What every key of replication ``rep`` is drawn from (:meth:`sim.crypto.Crypto.random`):
+    key material needs bytes, not a numpy stream, whose making costs more than the draws."""
+    return hashlib.sha256(b"dmesim/keys/%d/%d" % (seed, rep)).digest()
 
 
 def streams(seed: int, rep: int, *extra: int) -> Callable[..., np.random.Generator]:

@@ -7,7 +7,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pytest
 
 from sim.chain import (
@@ -33,7 +32,7 @@ SIGNER_FIELDS = {"device", "by", "cosigner"}
 
 
 def cheap(seed: int) -> Crypto:
-    return Crypto(np.random.default_rng(seed), argon2=CHEAP)
+    return Crypto(b"test/%d" % seed, argon2=CHEAP)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from sim.crypto import (
 from sim.protocol import Account, content_binding
 from sim.scenario import load
 from sim.simulation import Simulation
+from sim.streams import key_entropy
 
 CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -31,7 +32,7 @@ FORMAT = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){7}$")
 
 
 def cheap(seed: int, post_quantum: bool = False) -> Crypto:
-    return Crypto(np.random.default_rng(seed), post_quantum=post_quantum, argon2=CHEAP)
+    return Crypto(b"test/%d" % seed, post_quantum=post_quantum, argon2=CHEAP)
 
 
 def secrets(n: int, seed: int = 0) -> list[bytes]:
@@ -334,15 +335,20 @@ def test_classical_mode_is_x25519_everywhere() -> None:
     assert all(not d.kem_public.hybrid for d in u.devices.values())
 
 
-def test_key_material_is_the_streams_raw_output_in_whole_words() -> None:
-    """Drawing ahead changes no byte: each call takes the next whole 64-bit words of the
-    "keys" stream, little-endian, as one ``random_raw`` call per draw would."""
-    crypto = cheap(5)
-    sizes = [32, 16, 5, 32, 8] * 20
-    got = [crypto.random(n) for n in sizes]
-    raw = np.random.default_rng(5).bit_generator.random_raw(sum(-(-n // 8) for n in sizes))
-    words = iter(raw.tolist())
-    assert got == [b"".join(next(words).to_bytes(8, "little") for _ in range(-(-n // 8)))[:n] for n in sizes]
+def test_key_material_is_a_function_of_seed_and_replication_only() -> None:
+    """Keys are drawn from (seed, rep) alone: the same draws again give the same bytes,
+    each draw differs from every other, and another seed or replication gives others."""
+    def draws(seed: int, rep: int) -> list[bytes]:
+        c = Crypto(key_entropy(seed, rep))
+        return [c.random(n) for n in (32, 16, 32, 5, 32)]
+
+    a = draws(7, 0)
+    assert a == draws(7, 0)
+    assert [len(x) for x in a] == [32, 16, 32, 5, 32]
+    assert len(set(a)) == len(a)
+    others = {x for seed, rep in ((7, 1), (8, 0), (0, 7)) for x in draws(seed, rep)}
+    assert not others & set(a)
+    assert Crypto(key_entropy(7, 0)).new_device_keys().verify_key == Crypto(key_entropy(7, 0)).new_device_keys().verify_key
 
 
 # ------------------------------------------------------------------ box binding
