@@ -8,6 +8,7 @@ random streams, so adding a user does not change the others' histories.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import weakref
 from collections.abc import Callable, Generator
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 Proc = Generator[simpy.Event, Any, Any]
 
 
+@functools.lru_cache(maxsize=4096)
 def name_key(name: str) -> int:
     """A stable number for a user's or a device's name: streams follow names, not positions
     in the file, so inserting a user or a device shifts no one else's draws."""
