@@ -1,7 +1,7 @@
 """The formal model of PROTOCOL.md §3–5 (whitepaper Appendix B) on real keys.
 
 No time and no randomness live here: callers pass timestamps (``at``) and the
-:class:`~sim.crypto.Crypto` object carries the seeded byte stream. Every
+:class:`~sim.crypto.Crypto` object draws the key material from the seed. Every
 "knows generation g" is the result of opening a real box with the device's
 private key, and every "can decrypt" of a real HPKE open.
 """

@@ -15,6 +15,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import datetime as dt
 import json
+import logging
 import math
 import os
 import platform
@@ -312,6 +313,12 @@ def local_cluster() -> Any:
             signal.signal(signal.SIGINT, previous)
 
 
+def _quiet_cancelled_tasks() -> None:
+    """Run on each worker of ``--scheduler local``: a Ctrl-C cancels the tasks running there,
+    which the worker would report, each with a warning after the sweep's own line."""
+    logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
+
+
 @contextmanager
 def _executor(workers: int | None, scheduler: str | None,
               executor: cf.Executor | None) -> Iterator[tuple[cf.Executor | None, int, str]]:
@@ -329,6 +336,7 @@ def _executor(workers: int | None, scheduler: str | None,
             if scheduler == "local":
                 cluster = local_cluster()
                 client = Client(cluster)
+                client.run(_quiet_cancelled_tasks)
             else:  # an address (checked by _check_scheduler)
                 client = Client(scheduler, timeout="20s")
         except OSError as exc:

@@ -94,12 +94,11 @@ class SpawnedSeed(ISeedSequence):
 
     def __init__(self, entropy: int, spawn_key: tuple[int, ...]) -> None:
         run = _words(entropy)
-        run += [0] * (_POOL - len(run))  # numpy pads the run entropy when spawned; unspawned, it mixes
-        # in zeros for missing words all the same
+        run += [0] * (_POOL - len(run))  # numpy pads it when spawned (unspawned, it mixes in zeros alike)
         self.pool = list(_pool((*run, *(w for k in spawn_key for w in _words(k))))[0])
 
     def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
-        wide = dtype is np.uint64 or np.dtype(dtype) == np.uint64
+        wide = np.dtype(dtype) == np.uint64
         if not wide and np.dtype(dtype) != np.uint32:
             raise ValueError("only support uint32 or uint64")
         h, out = _INIT_B, []

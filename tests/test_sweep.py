@@ -221,7 +221,8 @@ def test_ctrl_c_on_a_local_cluster_sweep_is_one_message(tmp_path: Path) -> None:
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err, err
-    assert err.strip().splitlines()[-1].startswith("dmesim: interrupted; finished batches are saved in")
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dmesim: interrupted; finished batches are saved in"), err
 
 
 def test_local_cluster_runs_without_what_a_sweep_does_not_need() -> None:
