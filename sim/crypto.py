@@ -3,7 +3,7 @@ boxes, content seals, backup-key strings and fingerprints.
 
 Everything here uses the ``cryptography`` package (plus ``reedsolo`` for the
 backup-key code). Key material is drawn from the replication's key entropy by
-SHAKE-256, so one seed gives one set of keys: the keys are algorithmically real
+BLAKE2b, so one seed gives one set of keys: the keys are algorithmically real
 but not secret.
 HPKE's ephemeral encapsulation randomness is drawn by OpenSSL inside
 ``cryptography`` (its HPKE API takes no randomness), so ciphertext bytes differ
@@ -226,9 +226,10 @@ class Crypto:
 
     # -- keys
     def random(self, n: int) -> bytes:
-        """``n`` bytes of key material: SHAKE-256 of the entropy and the draw's number."""
+        """``n`` (at most 64) bytes of key material: BLAKE2b keyed by the entropy, of the
+        draw's number (CPython's own BLAKE2b: no OpenSSL context to fetch per call)."""
         self.draws += 1
-        return hashlib.shake_256(b"dmesim/key-material/%d/" % self.draws + self.entropy).digest(n)
+        return hashlib.blake2b(b"%d" % self.draws, digest_size=n, key=self.entropy, person=b"dmesim/keys").digest()
 
     def _kem(self, material: bytes, hybrid: bool) -> KemPrivate:
         return KemPrivate(material[:32], material[32:96] if hybrid else None)

@@ -24,7 +24,7 @@ from numpy.random.bit_generator import ISeedSequence
 
 # Named child streams, one per purpose of a draw: a new kind of draw gets a new index and
 # shifts no other stream, and varying one policy leaves the draws of every other alone.
-# Index 0 is the keys': drawn by SHAKE-256 from :func:`key_entropy`, not by numpy.
+# Index 0 is the keys': drawn by BLAKE2b from :func:`key_entropy`, not by numpy.
 STREAMS = {"keys": 0, "escrow_admins": 1, "traffic": 2, "sessions": 3, "fates": 4, "approval": 5,
            "fingerprint": 6, "revocation": 7, "notice": 8, "backup": 9, "recovery": 10, "escrow": 11,
            "mitm": 12, "leak": 13, "server": 14, "ea_attack": 15}
@@ -121,7 +121,7 @@ def stream(seed: int, rep: int, name: str, *extra: int) -> np.random.Generator:
 def key_entropy(seed: int, rep: int) -> bytes:
     """What every key of replication ``rep`` is drawn from (:meth:`sim.crypto.Crypto.random`):
     key material needs bytes, not a numpy stream, whose making costs more than the draws."""
-    return hashlib.sha256(b"dmesim/keys/%d/%d" % (seed, rep)).digest()
+    return hashlib.blake2b(b"%d/%d" % (seed, rep), digest_size=32, person=b"dmesim/entropy").digest()
 
 
 def streams(seed: int, rep: int, *extra: int) -> Callable[..., np.random.Generator]:
