@@ -261,7 +261,8 @@ class Chain:
                                                  or link.body["device"] in self.revoked):
             raise TamperedLink(f"{self.owner}: link {link.seq}: a key rotation re-keys a device of the chain, "
                                "signed by another")
-        for name in link.signer_names():
+        signers = link.signer_names()
+        for name in signers:
             if name not in link.signatures:
                 raise MissingSignature(f"{self.owner}: link {link.seq} ({link.kind}) lacks {name}'s signature")
             key = self._key_of(name, link)
@@ -273,7 +274,7 @@ class Chain:
                 raise TamperedLink(f"{self.owner}: link {link.seq}: signature of {name} is not lower-case hex")
             if not self.crypto.verify(key, sig, link.payload):
                 raise TamperedLink(f"{self.owner}: link {link.seq} ({link.kind}): {name}'s signature does not verify")
-        if extra := sorted(set(link.signatures) - set(link.signer_names())):
+        if extra := sorted(set(link.signatures) - set(signers)):
             raise TamperedLink(f"{self.owner}: link {link.seq} ({link.kind}) carries signatures it does not "
                                f"require ({', '.join(extra)})")
         if self.lockdown:

@@ -810,8 +810,8 @@ def read_yaml(path: str | Path) -> Any:
         raise ScenarioError(str(p), "", "is a directory, not a scenario file")
     if not p.is_file():  # a device such as /dev/zero, or a pipe: it may never end
         raise ScenarioError(str(p), "", "not a regular file")
-    if p.stat().st_size > MAX_FILE_BYTES:
-        raise ScenarioError(str(p), "", f"{p.stat().st_size:,} bytes: too large for a scenario file "
+    if (size := p.stat().st_size) > MAX_FILE_BYTES:
+        raise ScenarioError(str(p), "", f"{size:,} bytes: too large for a scenario file "
                                         f"(at most {MAX_FILE_BYTES:,})")
     try:
         text = p.read_text(encoding="utf-8")
