@@ -222,35 +222,37 @@ def build_result(sim: Simulation) -> Result:
     may_read = {u.id: [d for d in u.devices.values()
                        if d.kind == PHYSICAL and u.in_hand(d.name) and d.keys is not None]
                 for u in acc.users.values()}
-    # who holds a generation, and whether it is lost, is the same for all its messages
-    per_generation: dict[tuple[str, int], tuple[str | None, str, str, float | None, str]] = {}
+    # the messages of one generation share their readers, holders and loss: they are
+    # decided once per generation, and its messages opened together (with its keys warm)
+    by_generation: dict[tuple[str, int], list[int]] = {}
+    for i, m in enumerate(sim.sealed):
+        by_generation.setdefault((m.user, m.generation), []).append(i)
     # each message's readable_by, status, lost_at, lost_cause and recoverable_via
-    outcomes: list[tuple[str, str, float | None, str, str]] = []
+    outcomes: list[tuple[str, str, float | None, str, str]] = [("", "", None, "", "")] * len(sim.sealed)
     verified: dict[str, bytes] = {}  # message id → the seed that really decrypted it
-    for m in sim.sealed:
-        u = acc.users[m.user]
-        key = (m.user, m.generation)
-        if key not in per_generation:
-            readers = [d for d in may_read[m.user] if u.knows_generation(d.name, m.generation)]
-            seed = readers[0].known[m.generation] if readers else None
-            same = [d.name for d in readers if d.known[m.generation] == seed]
-            via = [h for h in u.holders(m.generation)
-                   if u.devices[h].kind != PHYSICAL and acc.available(m.user, h)]
-            # the message is opened by a reader that derived the generation's keys already
+    for (user, g), indices in by_generation.items():
+        u = acc.users[user]
+        readers = [d for d in may_read[user] if u.knows_generation(d.name, g)]
+        lost_at, cause = losses.generation_lost(user, g)
+        via = _join([h for h in u.holders(g) if u.devices[h].kind != PHYSICAL and acc.available(user, h)])
+        opener, same = None, ""
+        if readers:
+            same = _join([d.name for d in readers if d.known[g] == readers[0].known[g]])
+            # the messages are opened by a reader that derived the generation's keys already
             # (its creator, most often), or else by the first
-            opener = next((d for d in readers if m.generation in d.derived), readers[0]) if readers else None
-            per_generation[key] = (opener.name if opener else None, _join(same), _join(via),
-                                   *losses.generation_lost(*key))
-        reader, readers_text, via_text, lost_at, cause = per_generation[key]
-        # one real decryption per message, with the keys its reader derived from the seed
-        # it opened from its box
-        if reader is not None and u.open(m, u.generation_keys(m.generation, reader)) == m.message_id.encode():
-            verified[m.message_id] = u.devices[reader].known[m.generation]
-            outcomes.append((readers_text, "readable", None, "", ""))
-        elif lost_at is not None:
-            outcomes.append(("", "lost", max(lost_at, m.sent_at), cause, ""))
-        else:
-            outcomes.append(("", "recoverable", None, "", via_text))
+            opener = next((d for d in readers if g in d.derived), readers[0])
+            keys = u.generation_keys(g, opener.name)
+        for i in indices:
+            m = sim.sealed[i]
+            # one real decryption per message, with the keys its reader derived from the
+            # seed it opened from its box
+            if opener is not None and u.open(m, keys) == m.message_id.encode():
+                verified[m.message_id] = opener.known[g]
+                outcomes[i] = (same, "readable", None, "", "")
+            elif lost_at is not None:
+                outcomes[i] = ("", "lost", max(lost_at, m.sent_at), cause, "")
+            else:
+                outcomes[i] = ("", "recoverable", None, "", via)
     exposed, windows = sim.adversaries.exposure(sim.sealed, verified)
     exposed_to = {message_id: _join(names) for message_id, names in exposed.items()}
     messages = [(m.message_id, m.user, sender, m.app, m.sent_at, m.generation, *outcome,

@@ -217,10 +217,18 @@ class Simulation:
         drawn = traffic.drawn(self.people.values(), self.account.users, self.scenario.horizon)
         at, user, gen, app, sender = ([row[k] for row in self._scripted] + drawn[k] for k in range(5))
         order = sorted(range(len(at)), key=at.__getitem__)  # stable: scripted sends first at ties
-        for n, i in enumerate(order, 1):
-            mid = f"m{n}"
-            self.senders.append(sender[i])
-            self.sealed.append(self.account.users[user[i]].seal(mid, app[i], mid.encode(), at[i], gen[i]))
+        self.senders = [sender[i] for i in order]
+        # sealed a generation at a time (its key warm), numbered and listed in time order
+        by_generation: dict[tuple[str, int], list[int]] = {}
+        for n, i in enumerate(order):
+            by_generation.setdefault((user[i], gen[i]), []).append(n)
+        sealed: list[Any] = [None] * len(order)
+        for (uid, g), numbers in by_generation.items():
+            u = self.account.users[uid]
+            for n in numbers:
+                i, mid = order[n], f"m{n + 1}"
+                sealed[n] = u.seal(mid, app[i], mid.encode(), at[i], g)
+        self.sealed = sealed
         self._scripted.clear()
 
     # ------------------------------------------------------------ scripted events
