@@ -1,12 +1,13 @@
 """Floor ratio: wall time of a run / (operations it needs × their unit cost + a bare
 SimPy loop of the same number of events), for every included scenario and a large one.
 
-Unit costs are sampled during the runs (after every 100th cryptographic call, a warm batch
-of one operation kind, the kinds in turn; excluded from the run's time), so they see the same
-machine as the runs. Each scenario is measured in three consecutive parts of at least
-one run (short scenarios repeat until 2 s of run time in all), each part with its own
-unit costs; "parts" shows each part's ratio. "in situ" divides the wall time by the time
-the runs themselves spent inside their cryptographic calls plus the bare SimPy loop.
+The wall time is a plain run's. Each is followed by a run with hooks that sample the unit
+costs (after every 100th cryptographic call, a warm batch of one operation kind, the kinds
+in turn; excluded from its time), so they see the same machine as the runs. Each scenario
+is measured in three consecutive parts of at least one such pair (short scenarios repeat
+until 2 s of plain run time in all), each part with its own unit costs; "parts" shows each
+part's ratio. "in situ" divides the hooked runs' time by the time they spent inside their
+cryptographic calls plus the bare SimPy loop.
 
     python bench/floor.py [--users 300] [--horizon 3y] [--only large household ...]
 """
