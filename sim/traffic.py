@@ -9,12 +9,14 @@ who has no device yet is not sent. Scripted ``send`` events stay in the event lo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .scenario import Stream
+from .scenario import Dist, Fixed, Stream
 
 if TYPE_CHECKING:
     from .behaviour import Person
@@ -24,43 +26,48 @@ APPS = ("voicemail", "mail")  # the order of a person's streams and of ties betw
 _BLOCK = 64  # gaps drawn per block
 
 
-def send_times(stream: Stream, rng: np.random.Generator, horizon: float) -> np.ndarray:
-    """Times of the sends before ``horizon``: cumulative gaps, drawn in blocks."""
-    blocks, end = [], 0.0
+def send_times(every: Dist, rng: Callable[[], np.random.Generator], horizon: float) -> list[float]:
+    """Times of the sends before ``horizon``: cumulative gaps, drawn in blocks (fixed gaps
+    draw nothing: ``rng`` makes the stream on first use). Summed in Python floats, as
+    ``end + numpy.cumsum(gaps)`` would, without numpy's cost per call on short lists."""
+    times: list[float] = []
+    end = 0.0
     while end < horizon:
-        block = end + np.cumsum(stream.every.sample_many(rng, _BLOCK))
-        blocks.append(block)
-        end = float(block[-1])
-    times = np.concatenate(blocks)
-    return times[times < horizon]
+        gaps = [every.fixed] * _BLOCK if isinstance(every, Fixed) else every.sample_many(rng(), _BLOCK).tolist()
+        total = 0.0
+        for gap in gaps:
+            total += gap
+            times.append(end + total)
+        end = times[-1]
+    return [t for t in times if t < horizon]
 
 
-def recipients(app: str, stream: Stream, rng: np.random.Generator, n: int) -> list[str | None]:
+def recipients(app: str, stream: Stream, rng: Callable[[], np.random.Generator], n: int) -> list[str | None]:
     """For each of ``n`` messages, the user it goes to (None: only the sender's copy;
     voicemail is always the user's own)."""
     if app != "mail" or not stream.to:
         return [None] * n
-    return [stream.to[i] for i in rng.integers(len(stream.to), size=n).tolist()]
+    return [stream.to[i] for i in rng().integers(len(stream.to), size=n).tolist()]
 
 
-def generation_at(user: User, times: np.ndarray) -> np.ndarray:
+def generation_at(user: User, times: list[float]) -> list[int]:
     """For each time, the number of ``user``'s latest generation then (0: none yet)."""
-    created = np.fromiter((g.created_at for g in user.generations), float, len(user.generations))
-    return np.searchsorted(created, times, side="right")
+    created = [g.created_at for g in user.generations]
+    return [bisect_right(created, t) for t in times]
 
 
-def copies(sender: str, app: str, times: np.ndarray, to: list[str | None],
+def copies(sender: str, app: str, times: list[float], to: list[str | None],
            users: dict[str, User]) -> tuple[list[float], list[str], list[int]]:
     """Columns (time, user, generation) of the copies of ``sender``'s messages, in send
     order: for a mail to another user, the recipient's copy, then the sender's own."""
-    gens = {sender: generation_at(users[sender], times).tolist()} if sender in users else {}
+    gens = {sender: generation_at(users[sender], times)} if sender in users else {}
     for name in {r for r in to if r is not None and r != sender and r in users}:
-        gens[name] = generation_at(users[name], times).tolist()
+        gens[name] = generation_at(users[name], times)
     own = gens.get(sender)
     at: list[float] = []
     user: list[str] = []
     gen: list[int] = []
-    for i, t in enumerate(times.tolist()):
+    for i, t in enumerate(times):
         r = to[i]
         if r != sender and r in gens and gens[r][i]:
             at.append(t)
@@ -86,9 +93,10 @@ def drawn(people: Iterable[Person], users: dict[str, User], horizon: float) -> l
             spec = getattr(person.traffic, name)
             if spec is None:
                 continue
-            rng = person.stream("traffic", a)
-            times = send_times(spec, rng, horizon)
-            t, u, g = copies(person.name, name, times, recipients(name, spec, rng, len(times)), users)
+            rng = partial(person.rng, "traffic", a)  # the person's stream for the app, made on first use
+            times = send_times(spec.every, rng, horizon)
+            to = recipients(name, spec, rng, len(times))
+            t, u, g = copies(person.name, name, times, to, users)
             at += t
             user += u
             gen += g
