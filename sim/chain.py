@@ -153,6 +153,7 @@ class Chain:
         self.crypto = crypto
         self.external = external
         self.links: list[Link] = []
+        self.tail: tuple[int, bytes] = (0, ZERO_HASH)  # the last link's (seq, hash)
         self._hashes: set[bytes] = set()
         self.verify_keys: dict[str, bytes] = {}
         self.revoked: set[str] = set()
@@ -166,12 +167,6 @@ class Chain:
         self.ea_seq = 0
 
     # -- reading
-    @property
-    def tail(self) -> tuple[int, bytes]:
-        if not self.links:
-            return 0, ZERO_HASH
-        return self.links[-1].seq, self.links[-1].hash
-
     def seq_of(self, device: str) -> int:
         """Sequence number of the link that added ``device`` (its chain order)."""
         return self._added[device]
@@ -289,6 +284,7 @@ class Chain:
     # -- state
     def _apply(self, link: Link) -> None:
         self.links.append(link)
+        self.tail = (link.seq, link.hash)
         self._hashes.add(link.hash)
         body = link.body
         if link.kind in ADDS_DEVICE:
