@@ -5,8 +5,11 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
+import pytest
 
-from sim.scenario import Stream, validate
+from helpers import SCENARIOS
+from sim import streams
+from sim.scenario import Stream, load, validate
 from sim.simulation import Simulation
 from sim.traffic import send_times
 
@@ -46,3 +49,17 @@ def test_mail_reaches_a_recipient_only_once_they_have_a_device() -> None:
     assert [(r[3], r[4]) for r in after if r[1] == "b"] == [(50.0, 1), (60.0, 1), (70.0, 2), (80.0, 2), (90.0, 2)]
     assert {r[2] for r in rows} == {"a"}
     assert [r[0] for r in rows] == [f"m{i}" for i in range(1, len(rows) + 1)]
+
+
+def test_a_story_without_chance_makes_no_random_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fixed durations, certain outcomes and drawn traffic with fixed gaps and no recipient
+    to pick draw nothing, so they make no stream (making one costs more than a small run's
+    draws); drawn gaps do make their person's traffic stream."""
+    made: list[tuple[object, ...]] = []
+    real = streams.stream
+    monkeypatch.setattr(streams, "stream", lambda *a: made.append(a) or real(*a))
+    for name in ("help_article", "only_device_lost", "ea_compromise", "late_backup"):
+        Simulation(load(SCENARIOS / f"{name}.yaml")).run()
+    assert made == []
+    Simulation(load(SCENARIOS / "quickstart.yaml")).run()
+    assert "traffic" in {a[2] for a in made}
