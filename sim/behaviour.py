@@ -170,9 +170,11 @@ class Behaviours:
             return None
 
     # ------------------------------------------------------------ devices
-    def device_life(self, person: Person, spec: DeviceSpec, name: str, start: float,
-                    generation: int = 1) -> Proc:
-        yield self.env.timeout(max(0.0, start - self.env.now))
+    def joins(self, person: Person, spec: DeviceSpec, name: str, start: float, generation: int = 1) -> None:
+        """Device ``name`` (of ``spec``, its ``generation``-th) joins at ``start``, or now if past."""
+        self.env.later(max(0.0, start - self.env.now), partial(self._join, person, spec, name, generation))
+
+    def _join(self, person: Person, spec: DeviceSpec, name: str, generation: int) -> None:
         pattern = spec.sessions()
         if isinstance(pattern, Sessions):
             rng = person.stream("sessions", name_key(spec.name), generation)
@@ -191,7 +193,7 @@ class Behaviours:
         if len(u.devices) > 1 and person.behaviour.approval is not None:
             self.env.process(self.prompt(person, name))
         if spec.fate is not None:
-            self.env.process(self.fate(person, person.devices[name]))
+            self.fate(person, person.devices[name])
         self.check_stranded(person)
         self.notify(person)
 
@@ -231,15 +233,16 @@ class Behaviours:
                 self.check_stranded(person)
                 self.notify(person)
 
-    def fate(self, person: Person, state: DeviceState) -> Proc:
+    def fate(self, person: Person, state: DeviceState) -> None:
+        """The device's fate falls after a drawn time, unless it is gone by then."""
         fate = state.spec.fate
         assert fate is not None
-        lineage = name_key(state.spec.name)  # the device and its replacements
-        yield self.env.timeout(person.draw(fate.after, "fates", lineage))
-        u = self.account.user(person.name)
-        if u.devices[state.name].gone_at is not None:
-            return
-        self.go(person, state.name, fate.kind)
+        lineage, kind = name_key(state.spec.name), fate.kind  # lineage: the device and its replacements
+
+        def falls() -> None:
+            if self.account.user(person.name).devices[state.name].gone_at is None:
+                self.go(person, state.name, kind)
+        self.env.later(person.draw(fate.after, "fates", lineage), falls)
 
     def go(self, person: Person, name: str, cause: str) -> None:
         """A device leaves legitimate hands (or loses its keys), by its fate or scripted; the
@@ -256,7 +259,7 @@ class Behaviours:
             if person.chance(rep.probability, "fates", lineage):
                 n = state.generation + 1
                 start = self.env.now + person.draw(rep.after, "fates", lineage)
-                self.env.process(self.device_life(person, state.spec, f"{state.spec.name}#{n}", start, n))
+                self.joins(person, state.spec, f"{state.spec.name}#{n}", start, n)
         rev = person.behaviour.revocation
         if rev is not None and cause != "wiped" and person.chance(rev.probability, "revocation"):
             self.env.process(self.revoke_later(person, name, person.draw(rev.delay, "revocation"), rev.signed))
@@ -360,14 +363,13 @@ class Behaviours:
             return
         person.papers[name] = text
         if paper_lost is not None:
-            self.env.process(self.lose_paper(person, name, person.draw(paper_lost, "backup")))
+            self.env.later(person.draw(paper_lost, "backup"), partial(self.paper_lost, person, name))
         leak = self.sim.scenario.adversary.backup_leak
         if leak is not None and person.chance(leak.probability, "leak"):
-            self.env.process(self.leak(person, name, person.draw(leak.after, "leak")))
+            self.env.later(person.draw(leak.after, "leak"), partial(self.leak, person, name))
         self.notify(person)
 
-    def leak(self, person: Person, name: str, after: float) -> Proc:
-        yield self.env.timeout(after)
+    def leak(self, person: Person, name: str) -> None:
         self.attempt(person.name, "leak", lambda: self.sim.adversaries.leak_backup(
             person.name, name, self.env.now))
 
@@ -377,10 +379,6 @@ class Behaviours:
             yield self.env.timeout(person.draw(every, "server"))
             if self.protocol_user(person) is not None:
                 self.server_device(person, self.fresh_name(person, "server"))
-
-    def lose_paper(self, person: Person, name: str, after: float) -> Proc:
-        yield self.env.timeout(after)
-        self.paper_lost(person, name)
 
     def paper_lost(self, person: Person, name: str) -> None:
         person.papers.pop(name, None)

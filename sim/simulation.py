@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from collections.abc import Callable
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,19 @@ class Environment(simpy.Environment):
         self.processed += 1
         super().step()
 
+    def later(self, delay: float, action: Callable[[], Any]) -> None:
+        """Do ``action`` after ``delay``: one timeout's callback, one event, where a
+        process that waits once takes three (its start, the timeout, its end)."""
+        self.timeout(delay).callbacks.append(lambda _: action())
+
     def close(self) -> None:
-        """Close every process still waiting: their frames let go of the model. (A
-        waiting process and its event refer to each other, so without this a finished
-        run would stay in memory until the cyclic garbage collector found it.)"""
+        """Close every process still waiting and drop the events still due: their frames
+        and callbacks let go of the model. (A waiting process and its event refer to each
+        other, so without this a finished run would stay in memory until the cyclic
+        garbage collector found it.)"""
         for g in list(self._waiting):
             g.close()
+        self._queue.clear()
 
 
 class Simulation:
@@ -86,7 +94,7 @@ class Simulation:
             person = self.people[u.name]
             for spec in u.devices:
                 start = person.draw(spec.joins_at, "fates", name_key(spec.name))
-                self.env.process(b.device_life(person, spec, spec.name, start))
+                b.joins(person, spec, spec.name, start)
         if s.account.escrow is not None:
             self.env.process(self._escrow())
         for u in s.users:
@@ -129,16 +137,17 @@ class Simulation:
         self.labels[(EA_USER, EA_BACKUP)] = "backup"
         if spec.ea_backup_paper_lost is not None:
             lost = draw(EA_BACKUP, spec.ea_backup_paper_lost)
-            self.env.process(self._ea_gone(EA_BACKUP, self.env.now + lost, "paper_lost"))
+            self.env.later(lost, partial(self._ea_gone, EA_BACKUP, "paper_lost"))
         attack = self.scenario.adversary.ea_compromise
         if attack is not None and admins.chance(attack.probability, "ea_attack"):
-            self.env.process(self._compromise_ea(first.name, admins.draw(attack.after, "ea_attack")))
+            self.env.later(admins.draw(attack.after, "ea_attack"), partial(self._compromise_ea, first.name))
+        now = self.env.now
         for d, at in zip(devices, joins, strict=True):
             if d is not first:
-                self.env.process(self._ea_device(d.name, d.kind, at))
+                self.env.later(max(0.0, at - now), partial(self._ea_device, d.name, d.kind))
             if d.fate is not None:
-                self.env.process(self._ea_gone(d.name, max(at, self.env.now) + draw(d.name, d.fate.after),
-                                               d.fate.kind))
+                self.env.later(max(0.0, max(at, now) + draw(d.name, d.fate.after) - now),
+                               partial(self._ea_gone, d.name, d.fate.kind))
 
     def _confirmed_ea_devices(self) -> list[str]:
         """EA devices still with the admins that may approve and revoke (lockdown)."""
@@ -147,12 +156,10 @@ class Simulation:
         return [d.name for d in ea.active() if d.kind == "ea" and d.name in ea.chain.confirmed
                 and self.account.available(EA_USER, d.name)]
 
-    def _compromise_ea(self, name: str, after: float) -> Any:
-        yield self.env.timeout(after)
+    def _compromise_ea(self, name: str) -> None:
         self.adversaries.compromise_ea(name, self.env.now)
 
-    def _ea_device(self, name: str, kind: str, at: float) -> Any:
-        yield self.env.timeout(max(0.0, at - self.env.now))
+    def _ea_device(self, name: str, kind: str) -> None:
         ea = self.account.ea
         assert ea is not None
         ea.add_device(name, self.env.now, kind="ea")
@@ -170,8 +177,7 @@ class Simulation:
             self._revoke_gone_ea_devices()
             self._ea_changed()
 
-    def _ea_gone(self, name: str, at: float, cause: str) -> Any:
-        yield self.env.timeout(max(0.0, at - self.env.now))
+    def _ea_gone(self, name: str, cause: str) -> None:
         ea = self.account.ea
         assert ea is not None
         if name not in ea.devices:  # the fate falls before the device joined

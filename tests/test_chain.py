@@ -517,14 +517,17 @@ def test_signature_hex_is_canonical(world: World) -> None:
 
 
 def test_links_are_canonical_json() -> None:
-    """A link's encoding is JSON with sorted keys, no spaces and ASCII escapes (names may
-    be any text), whichever encoder made it, and decodes to the same link."""
+    """A link's encoding is JSON with sorted keys, no spaces and UTF-8 (names may be any
+    text), and decodes to the same link; the same text with escapes is another encoding."""
     body = {"device": "Büro-Laptop ✓", "by": "phone", "approved": ["b", "a"], "n": 3, "x": None}
     link = Link(2, bytes(32), "batch_approve", body, {"phone": "00ff"})
     expected = json.dumps({"seq": 2, "prev": bytes(32).hex(), "kind": "batch_approve", "body": body,
-                           "signatures": {"phone": "00ff"}}, sort_keys=True, separators=(",", ":"))
+                           "signatures": {"phone": "00ff"}}, sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False)
     assert link.encode() == expected.encode()
     assert Link.decode(link.encode()) == link
+    with pytest.raises(MalformedLink):
+        Link.decode(expected.replace("ü", "\\u00fc").encode())
 
 
 @pytest.mark.parametrize("field_name", ["device", "verify_key", "by"])
