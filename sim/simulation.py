@@ -4,7 +4,6 @@ state and the record; :func:`run` returns a :class:`~sim.analysis.Result`."""
 from __future__ import annotations
 
 import gc
-import weakref
 from collections.abc import Callable
 from functools import cached_property, partial
 from pathlib import Path
@@ -30,15 +29,19 @@ class Environment(simpy.Environment):
 
     def __init__(self) -> None:
         super().__init__()
-        self._waiting: weakref.WeakSet[Proc] = weakref.WeakSet()  # a finished one drops out
+        self._started: list[Proc] = []  # each process's generator, closed at the end
 
     def process(self, generator: Proc) -> simpy.Process:
-        self._waiting.add(generator)
+        self._started.append(generator)
         return super().process(generator)
 
-    def step(self) -> None:
-        self.processed += 1
-        super().step()
+    def run(self, until: Any = None) -> Any:
+        """SimPy's run (once per environment), then the count of events it processed: each
+        scheduled one took the next id, and those not processed are still due."""
+        try:
+            return super().run(until)
+        finally:
+            self.processed = next(self._eid) - len(self._queue)
 
     def later(self, delay: float, action: Callable[[], Any]) -> None:
         """Do ``action`` after ``delay``: one timeout's callback, one event, where a
@@ -50,8 +53,9 @@ class Environment(simpy.Environment):
         and callbacks let go of the model. (A waiting process and its event refer to each
         other, so without this a finished run would stay in memory until the cyclic
         garbage collector found it.)"""
-        for g in list(self._waiting):
-            g.close()
+        for g in self._started:
+            g.close()  # a finished one: nothing to do
+        self._started.clear()
         self._queue.clear()
 
 
