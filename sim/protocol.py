@@ -36,7 +36,7 @@ class ProtocolError(Exception):
     """An action the protocol does not allow in the current state."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Device:
     """A device on a user's chain: physical, backup key, escrow device or EA device."""
 
@@ -85,8 +85,7 @@ class EscrowBlob:
     ea_seq: int
 
 
-@dataclass(frozen=True)
-class Generation:
+class Generation(NamedTuple):
     """A per-user-key generation as the chain shows it: number and public keys."""
 
     number: int
@@ -96,8 +95,7 @@ class Generation:
     public: dict[str, KemPublic]
 
 
-@dataclass(frozen=True)
-class Box:
+class Box(NamedTuple):
     generation: int
     sender: str
     recipient: str
