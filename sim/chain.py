@@ -90,14 +90,17 @@ class once(Generic[T]):
         self.fn, self.name = fn, fn.__name__
 
     def __get__(self, obj: Any, owner: type | None = None) -> T:
+        if obj is None:  # read from the class: the descriptor itself
+            return self  # type: ignore[return-value]
         value = obj.__dict__[self.name] = self.fn(obj)
         return value
 
 
 def _canonical(obj: Any) -> bytes:
     """Canonical JSON: sorted keys, no spaces, UTF-8 (orjson: a tenth of the ``json``
-    module's time on a link, which matters as every link is encoded twice)."""
-    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    module's time on a link, which matters as every link is encoded twice). Copied to its
+    length: orjson's own bytes keep a buffer of at least 4 KiB, and a link keeps its payload."""
+    return bytes(memoryview(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)))
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ class Simulation:
         a process each took three."""
         for event in self.scenario.timeline:
             if event.at < self.scenario.horizon:  # the run stops at the horizon before anything due then
-                self.env.timeout(event.at).callbacks.append(partial(self._perform, event))
+                self.env.later(event.at, partial(self.perform, event))
         yield from ()
 
     # ------------------------------------------------------------ escrow admins
@@ -242,9 +242,6 @@ class Simulation:
         self._scripted.clear()
 
     # ------------------------------------------------------------ scripted events
-    def _perform(self, e: Event, _: simpy.Event) -> None:
-        self.perform(e)
-
     def perform(self, e: Event) -> None:
         """Carry out one timeline event; a refusal by the protocol is recorded."""
         b, acc, now = self.behaviours, self.account, self.env.now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -528,6 +529,20 @@ def test_links_are_canonical_json() -> None:
     assert Link.decode(link.encode()) == link
     with pytest.raises(MalformedLink):
         Link.decode(expected.replace("ü", "\\u00fc").encode())
+
+
+def test_a_link_keeps_only_its_encoding() -> None:
+    """orjson's bytes hold a buffer of at least 4 KiB whatever their length: a link keeps a
+    copy of its payload at its own size (else a long run's chains take several times the memory)."""
+    links = [Link(i, bytes(32), "batch_approve", {"by": "phone", "approved": ["laptop"]}, {}) for i in range(200)]
+    tracemalloc.start()
+    try:
+        for link in links:
+            assert link.payload and link.hash
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept / len(links) < 2048  # payload, hash and the attributes that hold them, not 4 KiB more
 
 
 @pytest.mark.parametrize("field_name", ["device", "verify_key", "by"])
