@@ -98,9 +98,8 @@ class once(Generic[T]):
 
 def _canonical(obj: Any) -> bytes:
     """Canonical JSON: sorted keys, no spaces, UTF-8 (orjson: a tenth of the ``json``
-    module's time on a link, which matters as every link is encoded twice). Copied to its
-    length: orjson's own bytes keep a buffer of at least 4 KiB, and a link keeps its payload."""
-    return bytes(memoryview(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)))
+    module's time on a link, which matters as every link is encoded twice)."""
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -115,9 +114,10 @@ class Link:
 
     @once
     def payload(self) -> bytes:
-        """What signers sign: everything but the signatures."""
-        return _canonical({"seq": self.seq, "prev": self.prev.hex(), "kind": self.kind,
-                           "body": self.body})
+        """What signers sign: everything but the signatures. Copied to its length, as the
+        link keeps it: orjson's own bytes hold a buffer of at least 4 KiB."""
+        return bytes(memoryview(_canonical({"seq": self.seq, "prev": self.prev.hex(), "kind": self.kind,
+                                            "body": self.body})))
 
     def encode(self) -> bytes:
         """Canonical JSON of the whole link: sorted keys put "signatures" last."""
