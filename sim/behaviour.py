@@ -1,7 +1,9 @@
-"""SimPy processes: when devices join, go online, approve, get lost, revoke,
-make and use backup keys, enrol in escrow and send messages.
+"""SimPy processes and timeouts: when devices join, go online, approve, get lost, revoke,
+make and use backup keys, enrol in escrow and send messages. What waits once is a
+timeout with a callback (:meth:`sim.simulation.Environment.later`); what waits again
+and again (for a device online, a prompt, a duty) is a process.
 
-These processes decide *when* things happen and call the protocol model
+They decide *when* things happen and call the protocol model
 (:mod:`sim.protocol`) to make them happen. Each user draws from their own
 random streams, so adding a user does not change the others' histories.
 """
