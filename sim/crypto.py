@@ -223,13 +223,20 @@ class Crypto:
     argon2: Argon2Cost = field(default_factory=Argon2Cost)
     ops: Counter[str] = field(default_factory=Counter)
     draws: int = 0  # key-material draws so far
+    _keyed: dict[int, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # -- keys
     def random(self, n: int) -> bytes:
         """``n`` (at most 64) bytes of key material: BLAKE2b keyed by the entropy, of the
-        draw's number (CPython's own BLAKE2b: no OpenSSL context to fetch per call)."""
+        draw's number (CPython's own BLAKE2b: no OpenSSL context to fetch per call). The
+        keyed state of each size is made once and copied per draw: the same bytes."""
         self.draws += 1
-        return hashlib.blake2b(b"%d" % self.draws, digest_size=n, key=self.entropy, person=b"dmesim/keys").digest()
+        keyed = self._keyed.get(n)
+        if keyed is None:
+            keyed = self._keyed[n] = hashlib.blake2b(digest_size=n, key=self.entropy, person=b"dmesim/keys")
+        h = keyed.copy()
+        h.update(b"%d" % self.draws)
+        return h.digest()
 
     def _kem(self, material: bytes, hybrid: bool) -> KemPrivate:
         return KemPrivate(material[:32], material[32:96] if hybrid else None)

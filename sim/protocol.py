@@ -484,14 +484,14 @@ class User:
 
 @dataclass
 class EventLog:
-    """The protocol's own record: one row per state change, in order."""
+    """The protocol's own record: one row per state change, in order, as a tuple of the
+    events table's columns (time, seq, user, event, device, detail, generation)."""
 
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
 
     def add(self, at: float, user: str, event: str, device: str | None = None,
             detail: str = "", generation: int | None = None) -> None:
-        self.rows.append({"time": at, "seq": len(self.rows), "user": user, "event": event,
-                          "device": device, "detail": detail, "generation": generation})
+        self.rows.append((at, len(self.rows), user, event, device, detail, generation))
 
 
 class EACosigners:
