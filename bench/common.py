@@ -202,7 +202,8 @@ def measure(scenario: Scenario, parts: int = 3, min_seconds: float = 2.0) -> dic
     wall, hooked, inside, crypto, loop = (sum(p[k] for p in parts_out)
                                           for k in ("wall_s", "hooked_s", "in_situ_s", "crypto_s", "simpy_s"))
     return {"scenario": scenario.name, "messages": summary["messages"], "runs": n,
-            "wall_s": wall / n, "crypto_s": crypto / n, "simpy_s": loop / n, "floor_s": (crypto + loop) / n,
+            "wall_s": wall / n, "crypto_s": crypto / n, "in_situ_s": inside / n, "simpy_s": loop / n,
+            "floor_s": (crypto + loop) / n,
             "ratio": wall / (crypto + loop), "ratio_in_situ": hooked / (inside + loop),
             "ratios": [p["wall_s"] / (p["crypto_s"] + p["simpy_s"]) for p in parts_out],
             "ops": ops, "units": {k: sum(p["units"][k] for p in parts_out) / parts for k in ops}}

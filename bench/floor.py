@@ -6,8 +6,10 @@ costs (after every 100th cryptographic call, a warm batch of one operation kind,
 in turn; excluded from its time), so they see the same machine as the runs. Each scenario
 is measured in three consecutive parts of at least one such pair (short scenarios repeat
 until 2 s of plain run time in all), each part with its own unit costs; "parts" shows each
-part's ratio. "in situ" divides the hooked runs' time by the time they spent inside their
-cryptographic calls plus the bare SimPy loop.
+part's ratio. "in situ s" is the time a hooked run spent inside its cryptographic calls, and
+"in situ" divides the hooked runs' time by it plus the bare SimPy loop: wall − in situ s is
+the run's time outside the cryptography, in situ s − crypto s what the cryptography cost
+the run above the floor's warm price.
 
     python bench/floor.py [--users 300] [--horizon 3y] [--only large household ...]
 """
@@ -34,14 +36,14 @@ def main() -> None:
     scenarios = [load(f) for f in sorted(SCENARIOS.glob("*.yaml"))] + [large(args.users, args.horizon)]
     if args.only:
         scenarios = [s for s in scenarios if s.name in args.only]
-    print(f"{'scenario':<26}{'messages':>9}{'runs':>5}{'wall s':>9}{'crypto s':>10}{'simpy s':>9}"
+    print(f"{'scenario':<26}{'messages':>9}{'runs':>5}{'wall s':>9}{'crypto s':>10}{'in situ s':>10}{'simpy s':>9}"
           f"{'ratio':>7}{'in situ':>9}  parts")
     for s in scenarios:
         r = measure(s)
         name = f"large ({args.users} users)" if s.name == "large" else s.name
         each = " ".join(f"{x:.2f}" for x in r["ratios"])
-        print(f"{name:<26}{r['messages']:>9}{r['runs']:>5}{r['wall_s']:>9.3f}{r['crypto_s']:>10.3f}"
-              f"{r['simpy_s']:>9.3f}{r['ratio']:>7.2f}{r['ratio_in_situ']:>9.2f}  {each}", flush=True)
+        print(f"{name:<26}{r['messages']:>9}{r['runs']:>5}{r['wall_s']:>9.4f}{r['crypto_s']:>10.4f}"
+              f"{r['in_situ_s']:>10.4f}{r['simpy_s']:>9.4f}{r['ratio']:>7.2f}{r['ratio_in_situ']:>9.2f}  {each}", flush=True)
 
 
 if __name__ == "__main__":

@@ -40,8 +40,9 @@ def test_floor_ratio_of_a_short_run() -> None:
 
 def test_overhead_replays_the_cryptography_and_restores_it() -> None:
     real = {name: getattr(Crypto, name) for name in IDENTITY}
-    wall, phases = overhead.measure(load(SCENARIOS / "help_article.yaml"), rounds=2)
+    wall, phases, interleaved = overhead.measure(load(SCENARIOS / "help_article.yaml"), rounds=2)
     assert wall > 0 and len(phases) == len(overhead.PHASES) and all(p > 0 for p in phases)
+    assert 0 < interleaved < wall
     assert {name: getattr(Crypto, name) for name in IDENTITY} == real
 
 
