@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 
@@ -344,6 +345,9 @@ def test_key_material_is_a_function_of_seed_and_replication_only() -> None:
 
     a = draws(7, 0)
     assert a == draws(7, 0)
+    # the i-th draw is BLAKE2b of its number, keyed by the entropy, whatever sizes came before
+    assert a == [hashlib.blake2b(b"%d" % i, digest_size=len(x), key=key_entropy(7, 0),
+                                 person=b"dmesim/keys").digest() for i, x in enumerate(a, 1)]
     assert [len(x) for x in a] == [32, 16, 32, 5, 32]
     assert len(set(a)) == len(a)
     others = {x for seed, rep in ((7, 1), (8, 0), (0, 7)) for x in draws(seed, rep)}
