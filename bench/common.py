@@ -46,11 +46,12 @@ class UnitProbe:
     of its kind. Sampled through the runs, the unit costs see the same machine (clock
     speed, neighbours) as the runs themselves: this machine's speed drifts by tens of
     percent within seconds, so unit costs measured before or after a run are not
-    comparable with it."""
+    comparable with it. ``crypto`` is the class whose operations are called."""
 
-    def __init__(self, argon2: Argon2Cost, kinds: Iterable[str], batch: int = 6) -> None:
-        c = Crypto(b"bench/0", argon2=argon2)
-        pq = Crypto(b"bench/1", post_quantum=True)
+    def __init__(self, argon2: Argon2Cost, kinds: Iterable[str], batch: int = 6,
+                 crypto: type[Crypto] = Crypto) -> None:
+        c = crypto(b"bench/0", argon2=argon2)
+        pq = crypto(b"bench/1", post_quantum=True)
         calls = _key_calls(c, "") | _key_calls(pq, "_pq")
         devs = [c.new_device_keys() for _ in range(POOL)]
         payloads = [b"%d" % i + b"x" * 400 for i in range(POOL)]  # about a link's size

@@ -7,8 +7,9 @@ account chain, a SimPy process per device and event), the event loop with the
 protocol model, sealing the sent messages, and building the result tables. Each
 phase is the median over rounds, printed next to the median wall time of a normal
 (real) run of the same scenario in the same process. ``interleaved`` is the same Python
-when a real HPKE seal on another key follows each replayed call (its time taken out):
-what the cryptography's coming between the model's steps costs the interpreter.
+when each replayed call is followed by the same operation made for real on another key
+(its time taken out): what the cryptography's coming between the model's steps costs
+the interpreter.
 
     python bench/overhead.py [--only help_article household ...] [--rounds 100]
 """
@@ -27,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import SCENARIOS  # noqa: E402
+from common import POOL, SCENARIOS, UnitProbe  # noqa: E402
 
 from sim.analysis import build_result  # noqa: E402
 from sim.crypto import IDENTITY, Crypto  # noqa: E402
@@ -38,9 +39,9 @@ PHASES = ("setup", "events", "seal", "tables")
 
 
 @contextmanager
-def memoised(cache: dict[Any, Any], after: Callable[[], Any] | None = None) -> Iterator[None]:
+def memoised(cache: dict[Any, Any], after: Callable[[str], Any] | None = None) -> Iterator[None]:
     """Crypto's operations replayed from ``cache`` (filled on a miss) while the block runs;
-    ``after`` is called after each replayed one."""
+    ``after`` is called with the operation's name after each replayed one."""
     originals = {name: getattr(Crypto, name) for name in IDENTITY}
 
     def memo(name: str) -> Callable[..., Any]:
@@ -51,7 +52,7 @@ def memoised(cache: dict[Any, Any], after: Callable[[], Any] | None = None) -> I
             if k not in cache:
                 cache[k] = fn(self, *args)
             if after is not None:
-                after()
+                after(name)
             return cache[k]
         return call
 
@@ -78,30 +79,41 @@ def phases(scenario: Scenario) -> list[float]:
     return [t1 - t0, t2 - t1, t3 - t2, clock() - t3]
 
 
-class Interleave:
-    """A real HPKE seal on the next key of a pool, its time kept apart."""
+class Pinned(Crypto):
+    """Crypto with its real operations, whatever :func:`memoised` patches on Crypto."""
 
-    def __init__(self) -> None:
-        self.crypto = Crypto(b"bench/interleave")
-        self.keys = [self.crypto.new_device_keys().kem_public for _ in range(64)]
-        self.seal = Crypto.hpke_seal  # the real one, whatever is patched later
+
+for _name in IDENTITY:
+    setattr(Pinned, _name, getattr(Crypto, _name))
+
+
+class Interleave:
+    """The operation just replayed, made for real on the next key of the unit probe's pool
+    (:class:`common.UnitProbe`), its time kept apart."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        pq = "_pq" if scenario.post_quantum else ""
+        self.kind = {"hpke_seal": "box_seal" + pq, "hpke_open": "box_open" + pq, "sign": "sign",
+                     "verify": "verify", "device_keys_from_seed": "device_keygen" + pq,
+                     "generation_keys": "generation_derive" + pq, "backup_seed": "argon2id"}
+        self.calls = dict(UnitProbe(scenario.argon2.cost(), self.kind.values(), crypto=Pinned).calls)
         self.n, self.spent = 0, 0.0
 
-    def __call__(self) -> None:
+    def __call__(self, name: str) -> None:
         t = time.perf_counter()
-        self.seal(self.crypto, "box_seal", b"s" * 32, self.keys[self.n % 64], b"dmesim/box/x")
+        self.calls[self.kind[name]](self.n % POOL)
         self.n += 1
         self.spent += time.perf_counter() - t
 
 
 def measure(scenario: Scenario, rounds: int) -> tuple[float, list[float], float]:
     """(median wall time of a real run, median seconds of each phase memoised, median
-    seconds of a memoised run's Python with a real seal after each replayed call)."""
+    seconds of a memoised run's Python with each replayed call made again for real)."""
     walls: list[float] = []
     split: list[list[float]] = []
     interleaved: list[float] = []
     cache: dict[Any, Any] = {}
-    interleave = Interleave()
+    interleave = Interleave(scenario)
     with memoised(cache):
         for _ in range(3):  # fill the cache and warm up
             Simulation(scenario).run()
