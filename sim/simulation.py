@@ -13,6 +13,7 @@ import simpy
 
 from . import traffic
 from .adversary import Adversaries
+from .analysis import Result, build_result
 from .behaviour import Behaviours, Draws, Person, Proc, name_key
 from .crypto import Crypto
 from .protocol import EA_USER, Account, ProtocolError, Sealed
@@ -323,9 +324,7 @@ class Simulation:
         b.notify(person)
 
     # ------------------------------------------------------------ running
-    def run(self) -> Any:
-        from .analysis import build_result
-
+    def run(self) -> Result:
         # The run builds many long-lived objects and few reference cycles: pausing the
         # cyclic garbage collector saves its repeated scans; it resumes afterwards.
         paused = gc.isenabled()
@@ -340,10 +339,8 @@ class Simulation:
                 gc.enable()
 
 
-def run(scenario: Scenario | str | Path, seed: int | None = None, rep: int = 0) -> Any:
-    """Simulate one history of ``scenario`` (a model or a YAML path) and analyse it.
-
-    Returns a :class:`~sim.analysis.Result`."""
+def run(scenario: Scenario | str | Path, seed: int | None = None, rep: int = 0) -> Result:
+    """Simulate one history of ``scenario`` (a model or a YAML path) and analyse it."""
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
     return Simulation(scenario, seed, rep).run()
