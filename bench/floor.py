@@ -11,12 +11,17 @@ part's ratio. "in situ s" is the time a hooked run spent inside its cryptographi
 the run's time outside the cryptography, in situ s − crypto s what the cryptography cost
 the run above the floor's warm price.
 
-    python bench/floor.py [--users 300] [--horizon 3y] [--only large household ...]
+With ``--repeat N`` the whole table is measured N times in turn, and a last table gives
+each scenario's median ratio over the N and their range: single measurements of a small
+story move by a few hundredths with the machine's state.
+
+    python bench/floor.py [--users 300] [--horizon 3y] [--only large household ...] [--repeat 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -32,18 +37,27 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=300)
     ap.add_argument("--horizon", default="3y")
     ap.add_argument("--only", nargs="*", help="scenario names (the large one is 'large')")
+    ap.add_argument("--repeat", type=int, default=1, help="measure the whole table this many times")
     args = ap.parse_args()
     scenarios = [load(f) for f in sorted(SCENARIOS.glob("*.yaml"))] + [large(args.users, args.horizon)]
     if args.only:
         scenarios = [s for s in scenarios if s.name in args.only]
-    print(f"{'scenario':<26}{'messages':>9}{'runs':>5}{'wall s':>9}{'crypto s':>10}{'in situ s':>10}{'simpy s':>9}"
-          f"{'ratio':>7}{'in situ':>9}  parts")
-    for s in scenarios:
-        r = measure(s)
-        name = f"large ({args.users} users)" if s.name == "large" else s.name
-        each = " ".join(f"{x:.2f}" for x in r["ratios"])
-        print(f"{name:<26}{r['messages']:>9}{r['runs']:>5}{r['wall_s']:>9.4f}{r['crypto_s']:>10.4f}"
-              f"{r['in_situ_s']:>10.4f}{r['simpy_s']:>9.4f}{r['ratio']:>7.2f}{r['ratio_in_situ']:>9.2f}  {each}", flush=True)
+    names = {s.name: f"large ({args.users} users)" if s.name == "large" else s.name for s in scenarios}
+    ratios: dict[str, list[float]] = {s.name: [] for s in scenarios}
+    for _ in range(args.repeat):
+        print(f"{'scenario':<26}{'messages':>9}{'runs':>5}{'wall s':>9}{'crypto s':>10}{'in situ s':>10}"
+              f"{'simpy s':>9}{'ratio':>7}{'in situ':>9}  parts")
+        for s in scenarios:
+            r = measure(s)
+            ratios[s.name].append(r["ratio"])
+            each = " ".join(f"{x:.2f}" for x in r["ratios"])
+            print(f"{names[s.name]:<26}{r['messages']:>9}{r['runs']:>5}{r['wall_s']:>9.4f}{r['crypto_s']:>10.4f}"
+                  f"{r['in_situ_s']:>10.4f}{r['simpy_s']:>9.4f}{r['ratio']:>7.2f}{r['ratio_in_situ']:>9.2f}  {each}",
+                  flush=True)
+    if args.repeat > 1:
+        print(f"\n{'scenario':<26}{'median':>7}  range over {args.repeat}")
+        for name, rs in ratios.items():
+            print(f"{names[name]:<26}{statistics.median(rs):>7.2f}  {min(rs):.2f}–{max(rs):.2f}")
 
 
 if __name__ == "__main__":
