@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from pathlib import Path
+
+import pytest
 
 from helpers import SCENARIOS
 
@@ -12,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import cold  # noqa: E402
 import common  # noqa: E402
+import floor  # noqa: E402
 import overhead  # noqa: E402
 
 from sim.crypto import IDENTITY, Crypto  # noqa: E402
@@ -36,6 +40,19 @@ def test_floor_ratio_of_a_short_run() -> None:
     assert r["runs"] == 2 and r["messages"] == 5
     assert math.isfinite(r["ratio"]) and 0.5 < r["ratio"] < 10
     assert r["ops"]["content_seal"] == 5 and r["floor_s"] > r["simpy_s"] > 0
+
+
+def test_floor_repeat_prints_each_table_and_the_medians(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(floor, "measure", functools.partial(common.measure, parts=1, min_seconds=0.0))
+    monkeypatch.setattr(sys, "argv", ["floor.py", "--only", "help_article", "--repeat", "2"])
+    floor.main()
+    out = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in out if line.startswith("help_article")]
+    assert len(rows) == 3 and "range over 2" in out[-2]
+    ratios = sorted(float(r[7]) for r in rows[:2])  # each table's ratio column
+    assert float(rows[2][1]) == pytest.approx(sum(ratios) / 2, abs=0.011)
+    assert rows[2][2] == f"{ratios[0]:.2f}–{ratios[1]:.2f}"
 
 
 def test_overhead_replays_the_cryptography_and_restores_it() -> None:
