@@ -13,11 +13,11 @@ from typing import Any
 import simpy
 import yaml
 
-from sim.analysis import Result
-from sim.crypto import Argon2Cost, Crypto
+from sim.model.crypto import Argon2Cost, Crypto
+from sim.results.analysis import Result
+from sim.run.simulation import Simulation
+from sim.run.streams import _pool
 from sim.scenario import Scenario, validate
-from sim.simulation import Simulation
-from sim.streams import _pool
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE.parent / "scenarios"

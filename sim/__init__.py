@@ -9,8 +9,8 @@ Monte Carlo replications over a grid of overrides and returns a DataFrame;
 from importlib import import_module
 from typing import Any
 
-from .runner import sweep
-from .simulation import run
+from .run.simulation import run
+from .sweeps.runner import sweep
 
 __all__ = ["plots", "run", "sweep"]
 

@@ -43,8 +43,8 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyError as exc:
             _fail(str(exc.args[0] if exc.args else exc))
         except Exception as exc:
-            from .analysis import FolderError
-            from .runner import SweepError
+            from .results.analysis import FolderError
+            from .sweeps.runner import SweepError
 
             if isinstance(exc, SweepError | FolderError):
                 _fail(str(exc))
@@ -107,7 +107,7 @@ def main() -> None:
 def run(scenario: Path, seed: int | None, out: Path | None, charts: bool) -> None:
     """Simulate one history of SCENARIO and write its tables."""
     from . import plots
-    from .simulation import Simulation
+    from .run.simulation import Simulation
 
     s = load(scenario)
     out = out or Path("runs") / s.name
@@ -175,7 +175,7 @@ def schema() -> None:
 @friendly
 def explain(run_dir: Path, message_id: str, device: str) -> None:
     """Why DEVICE can or cannot read MESSAGE in the run written to RUN_DIR."""
-    from .analysis import Result
+    from .results.analysis import Result
 
     if not (run_dir / "messages.csv").exists():
         raise FileNotFoundError(f"{run_dir}: not a run folder (no messages.csv); use dmesim run --out")
@@ -213,7 +213,8 @@ def sweep(scenario: Path, reps: int | None, vary: tuple[str, ...], seed: int | N
           batch_size: int | None, charts: bool, progress: bool) -> None:
     """Monte Carlo over replications × the --vary grid of SCENARIO: a tidy table
     (sweep.parquet, sweep.csv), manifest.json and data-loss-risk charts."""
-    from . import plots, runner
+    from . import plots
+    from .sweeps import runner
 
     if workers is not None and scheduler is not None:
         _fail("give --workers or --scheduler, not both")
@@ -284,7 +285,8 @@ def sweep_table(df: Any) -> str:
 @friendly
 def plot(sweep_dir: Path, kind: str, out: Path, by: tuple[str, ...]) -> None:
     """Chart the sweep saved in SWEEP_DIR."""
-    from . import plots, runner
+    from . import plots
+    from .sweeps import runner
 
     if out.suffix.lower() not in (".png", ".svg"):
         _fail(f"--out {out}: give a .png or .svg file")

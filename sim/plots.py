@@ -95,7 +95,7 @@ def approval_graph(devices: pd.DataFrame, user: str, ax: Axes | None = None) -> 
 
 def save(ax: Axes, path: str | Path) -> None:
     """Save the figure of ``ax`` atomically and close it."""
-    from .analysis import atomic_write
+    from .results.analysis import atomic_write
 
     path = Path(path)
     fig = ax.get_figure(root=True)
@@ -113,7 +113,7 @@ def save(ax: Axes, path: str | Path) -> None:
 
 
 def _group_label(by: list[str], key: Any) -> str:
-    from .runner import short_paths
+    from .sweeps.runner import short_paths
 
     keys = key if isinstance(key, tuple) else (key,)
     short = short_paths(map(str, by))
@@ -172,7 +172,7 @@ def effective_n(hit: np.ndarray, rep: np.ndarray) -> float:
 
 
 def _one_horizon(g: pd.DataFrame) -> float:
-    from .runner import SweepError
+    from .sweeps.runner import SweepError
 
     horizons = sorted(g["horizon_days"].unique()) if "horizon_days" in g else []
     if len(horizons) > 1:

@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sim.analysis import Result
-from sim.crypto import IDENTITY, Crypto
+from sim.model.crypto import IDENTITY, Crypto
+from sim.results.analysis import Result
+from sim.run.simulation import Simulation
 from sim.scenario import apply_overrides, read_yaml, validate
-from sim.simulation import Simulation
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 

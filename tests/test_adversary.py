@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from helpers import SCENARIOS, crypto_calls, derived_again, run_file
+from sim.run.simulation import Simulation
 from sim.scenario import load, validate
-from sim.simulation import Simulation
 
 
 def exposed(r, name: str):  # type: ignore[no-untyped-def]
@@ -151,7 +151,7 @@ def test_a_leaked_string_of_a_revoked_backup_key_still_opens_its_boxes() -> None
 
 
 def test_explain_reports_exposure(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from sim.analysis import Result
+    from sim.results.analysis import Result
 
     r = run_file("server_device")
     r.write(tmp_path, parquet=False)

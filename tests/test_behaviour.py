@@ -10,9 +10,9 @@ import yaml
 from scipy import stats
 
 from helpers import SCENARIOS
-from sim.analysis import Result
+from sim.results.analysis import Result
+from sim.run.simulation import Simulation
 from sim.scenario import Normal, validate
-from sim.simulation import Simulation
 
 
 def run(text: str, seed: int | None = None) -> Result:

@@ -18,9 +18,9 @@ import common  # noqa: E402
 import floor  # noqa: E402
 import overhead  # noqa: E402
 
-from sim.crypto import IDENTITY, Crypto  # noqa: E402
+from sim.model.crypto import IDENTITY, Crypto  # noqa: E402
+from sim.run.simulation import Simulation  # noqa: E402
 from sim.scenario import load  # noqa: E402
-from sim.simulation import Simulation  # noqa: E402
 
 
 def test_every_counted_operation_has_a_unit_cost() -> None:

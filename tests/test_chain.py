@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sim.chain import (
+from sim.model.chain import (
     REQUIRED_SIGNERS,
     Chain,
     ChainError,
@@ -25,8 +25,8 @@ from sim.chain import (
     TamperedLink,
     UnknownSigner,
 )
-from sim.crypto import Argon2Cost, Crypto, DeviceKeys
-from sim.protocol import EA_USER, Account, User
+from sim.model.crypto import Argon2Cost, Crypto, DeviceKeys
+from sim.model.protocol import EA_USER, Account, User
 
 CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)
 SIGNER_FIELDS = {"device", "by", "cosigner"}

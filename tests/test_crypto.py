@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from helpers import SCENARIOS
-from sim import protocol
-from sim.crypto import (
+from sim.model import protocol
+from sim.model.crypto import (
     Argon2Cost,
     BackupKeyError,
     Crypto,
@@ -20,10 +20,10 @@ from sim.crypto import (
     decode_backup_key,
     encode_backup_key,
 )
-from sim.protocol import Account, content_binding
+from sim.model.protocol import Account, content_binding
+from sim.run.simulation import Simulation
+from sim.run.streams import key_entropy
 from sim.scenario import load
-from sim.simulation import Simulation
-from sim.streams import key_entropy
 
 CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -16,9 +16,9 @@ from hypothesis.stateful import (
     rule,
 )
 
-from sim import protocol
-from sim.crypto import Argon2Cost, Crypto, DecryptionFailed, DeviceKeys
-from sim.protocol import BACKUP, ESCROW, PHYSICAL, Account, Device, Sealed, content_binding
+from sim.model import protocol
+from sim.model.crypto import Argon2Cost, Crypto, DecryptionFailed, DeviceKeys
+from sim.model.protocol import BACKUP, ESCROW, PHYSICAL, Account, Device, Sealed, content_binding
 
 CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)
 MAIL = "mail" if "mail" in getattr(protocol, "APP_KEY", {}) else "email"

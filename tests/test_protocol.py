@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from sim import protocol
-from sim.chain import ChainError
-from sim.crypto import Argon2Cost, BackupKeyError, Crypto, DecryptionFailed, DeviceKeys
-from sim.protocol import BACKUP, EA_USER, ESCROW, Account, ProtocolError, Sealed, User
+from sim.model import protocol
+from sim.model.chain import ChainError
+from sim.model.crypto import Argon2Cost, BackupKeyError, Crypto, DecryptionFailed, DeviceKeys
+from sim.model.protocol import BACKUP, EA_USER, ESCROW, Account, ProtocolError, Sealed, User
 
 CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)
 # the message app sealed to the email key ("mail" since APP_KEY was introduced)

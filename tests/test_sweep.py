@@ -22,11 +22,11 @@ from click.testing import CliRunner
 
 import sim
 from helpers import SCENARIOS
-from sim import runner
 from sim.cli import main
 from sim.plots import loss_risk, risk_curve
+from sim.run.simulation import Simulation
 from sim.scenario import MAX_SEED, ScenarioError, apply_overrides, load, read_yaml, validate
-from sim.simulation import Simulation
+from sim.sweeps import runner
 
 RISK = SCENARIOS / "risk_policy.yaml"
 # small and quick: one year, two backup policies, four replications each

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from helpers import SCENARIOS
-from sim import streams
+from sim.run import streams
+from sim.run.simulation import Simulation
+from sim.run.traffic import send_times
 from sim.scenario import Stream, load, validate
-from sim.simulation import Simulation
-from sim.traffic import send_times
 
 
 def test_send_times_cover_the_horizon_at_the_drawn_rate() -> None:

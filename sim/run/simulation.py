@@ -11,13 +11,13 @@ from typing import Any
 
 import simpy
 
+from ..model.adversary import Adversaries
+from ..model.crypto import Crypto
+from ..model.protocol import EA_USER, Account, ProtocolError, Sealed
+from ..results.analysis import Result, build_result
+from ..scenario import EA_BACKUP, Dist, Event, Scenario, load
 from . import traffic
-from .adversary import Adversaries
-from .analysis import Result, build_result
 from .behaviour import Behaviours, Draws, Person, Proc, name_key
-from .crypto import Crypto
-from .protocol import EA_USER, Account, ProtocolError, Sealed
-from .scenario import EA_BACKUP, Dist, Event, Scenario, load
 from .streams import key_entropy, streams
 
 

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .scenario import Dist, Fixed, Stream
+from ..scenario import Dist, Fixed, Stream
 
 if TYPE_CHECKING:
+    from ..model.protocol import User
     from .behaviour import Person
-    from .protocol import User
 
 APPS = ("voicemail", "mail")  # the order of a person's streams and of ties between apps
 _BLOCK = 64  # gaps drawn per block

@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
-from .chain import ChainError
-from .crypto import BackupKeyError
-from .online import OnlineSchedule
-from .protocol import BACKUP, EA_USER, ESCROW, PHYSICAL, ProtocolError, User
-from .scenario import (
+from ..model.chain import ChainError
+from ..model.crypto import BackupKeyError
+from ..model.protocol import BACKUP, EA_USER, ESCROW, PHYSICAL, ProtocolError, User
+from ..scenario import (
     Behaviour,
     DeviceSpec,
     Dist,
@@ -33,6 +32,7 @@ from .scenario import (
     Sessions,
     Traffic,
 )
+from .online import OnlineSchedule
 
 if TYPE_CHECKING:
     from .simulation import Simulation

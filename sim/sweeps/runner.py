@@ -34,8 +34,8 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
-from .analysis import COLUMNS, FolderError, atomic_write
-from .scenario import (
+from ..results.analysis import COLUMNS, FolderError, atomic_write
+from ..scenario import (
     MAX_SEED,
     GridError,
     Scenario,
@@ -249,7 +249,7 @@ def run_batch(data: dict[str, Any], file: str, overrides: dict[str, Any], seed: 
     """Run replications ``reps`` of one grid point; return plain rows (and message tables).
 
     This is what a worker executes: everything in and out is plain data."""
-    from .simulation import Simulation
+    from ..run.simulation import Simulation
 
     scenario = validate(apply_overrides(data, overrides, file), file, sweep=False)
     rows, tables = [], []

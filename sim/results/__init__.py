@@ -1,0 +1,1 @@
+"""Results of a replication, read from its record: tables, summary, explanations, files."""

@@ -1,0 +1,1 @@
+"""Monte Carlo sweeps: replications over a grid of scenario overrides, on any executor."""
