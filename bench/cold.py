@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import UnitProbe  # noqa: E402
 
+from sim.behaviour.streams import stream  # noqa: E402
 from sim.model.crypto import Argon2Cost, Crypto  # noqa: E402
-from sim.run.streams import stream  # noqa: E402
 
 
 def other_work() -> None:

@@ -13,10 +13,10 @@ from typing import Any
 import simpy
 import yaml
 
+from sim.behaviour.simulation import Simulation
+from sim.behaviour.streams import _pool
 from sim.model.crypto import Argon2Cost, Crypto
 from sim.results.analysis import Result
-from sim.run.simulation import Simulation
-from sim.run.streams import _pool
 from sim.scenario import Scenario, validate
 
 HERE = Path(__file__).resolve().parent

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import POOL, SCENARIOS, UnitProbe  # noqa: E402
 
+from sim.behaviour.simulation import Simulation  # noqa: E402
 from sim.model.crypto import IDENTITY, Crypto  # noqa: E402
 from sim.results.analysis import build_result  # noqa: E402
-from sim.run.simulation import Simulation  # noqa: E402
 from sim.scenario import Scenario, load  # noqa: E402
 
 PHASES = ("setup", "events", "seal", "tables")

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import large, measure  # noqa: E402
 
-from sim.run.simulation import Simulation  # noqa: E402
+from sim.behaviour.simulation import Simulation  # noqa: E402
 
 
 def main() -> None:

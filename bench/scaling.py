@@ -28,7 +28,7 @@ def one(users: int, horizon: str) -> dict[str, float]:
     sys.path.insert(0, str(HERE))
     from common import large, measure
 
-    from sim.run.simulation import Simulation
+    from sim.behaviour.simulation import Simulation
 
     scenario = large(users, horizon)
     r = measure(scenario, min_seconds=3.0)

@@ -1,7 +1,7 @@
 """dmesim: a discrete-event simulator of Zoom Device Managed Encryption, on real keys.
 
 ``sim.run(scenario, seed=…)`` simulates one history and returns a
-:class:`~sim.analysis.Result`; ``sim.sweep(scenario, reps=…, vary=…)`` runs
+:class:`~sim.results.Result`; ``sim.sweep(scenario, reps=…, vary=…)`` runs
 Monte Carlo replications over a grid of overrides and returns a DataFrame;
 ``sim.plots`` draws both.
 """
@@ -9,7 +9,7 @@ Monte Carlo replications over a grid of overrides and returns a DataFrame;
 from importlib import import_module
 from typing import Any
 
-from .run.simulation import run
+from .results import run
 from .sweeps.runner import sweep
 
 __all__ = ["plots", "run", "sweep"]

@@ -107,12 +107,12 @@ def main() -> None:
 def run(scenario: Path, seed: int | None, out: Path | None, charts: bool) -> None:
     """Simulate one history of SCENARIO and write its tables."""
     from . import plots
-    from .run.simulation import Simulation
+    from .results import run as replicate
 
     s = load(scenario)
     out = out or Path("runs") / s.name
     out_folder(out)  # before the run: a bad --out costs no simulation
-    result = Simulation(s, seed).run()
+    result = replicate(s, seed)
     for name in CHARTS:  # an earlier run's charts must not stand next to this run's tables
         (out / name).unlink(missing_ok=True)
     result.write(out)

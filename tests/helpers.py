@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sim.behaviour.simulation import Simulation
 from sim.model.crypto import IDENTITY, Crypto
 from sim.results.analysis import Result
-from sim.run.simulation import Simulation
 from sim.scenario import apply_overrides, read_yaml, validate
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"

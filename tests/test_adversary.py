@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from helpers import SCENARIOS, crypto_calls, derived_again, run_file
-from sim.run.simulation import Simulation
+from sim.behaviour.simulation import Simulation
 from sim.scenario import load, validate
 
 

@@ -10,8 +10,8 @@ import yaml
 from scipy import stats
 
 from helpers import SCENARIOS
+from sim.behaviour.simulation import Simulation
 from sim.results.analysis import Result
-from sim.run.simulation import Simulation
 from sim.scenario import Normal, validate
 
 

@@ -18,8 +18,8 @@ import common  # noqa: E402
 import floor  # noqa: E402
 import overhead  # noqa: E402
 
+from sim.behaviour.simulation import Simulation  # noqa: E402
 from sim.model.crypto import IDENTITY, Crypto  # noqa: E402
-from sim.run.simulation import Simulation  # noqa: E402
 from sim.scenario import load  # noqa: E402
 
 

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from helpers import SCENARIOS
+from sim.behaviour.simulation import Simulation
+from sim.behaviour.streams import key_entropy
 from sim.model import protocol
 from sim.model.crypto import (
     Argon2Cost,
@@ -21,8 +23,6 @@ from sim.model.crypto import (
     encode_backup_key,
 )
 from sim.model.protocol import Account, content_binding
-from sim.run.simulation import Simulation
-from sim.run.streams import key_entropy
 from sim.scenario import load
 
 CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)

@@ -212,7 +212,7 @@ def test_no_cryptographic_operation_is_repeated() -> None:
     or a taken device's opened seeds opens nothing again), each seal, signature,
     verification and generation derivation made once. A key derived again from the same
     secret by another party (a backup string typed into a new device) is a new operation."""
-    from sim.run.simulation import Simulation
+    from sim.behaviour.simulation import Simulation
     from sim.scenario import load
 
     for f in sorted(SCENARIOS.glob("*.yaml")):

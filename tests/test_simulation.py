@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import SCENARIOS, crypto_calls, derived_again, repeated
+from sim.behaviour.simulation import Simulation
+from sim.behaviour.streams import STREAMS, SpawnedSeed, stream
 from sim.model.crypto import DecryptionFailed
 from sim.model.protocol import APP_KEY, PHYSICAL
-from sim.run.simulation import Simulation
-from sim.run.streams import STREAMS, SpawnedSeed, stream
 from sim.scenario import Scenario, load, validate
 
 days = st.integers(min_value=0, max_value=60).map(lambda d: f"{d}d")
@@ -225,7 +225,7 @@ def test_same_seed_and_rep_same_tables(data: dict[str, Any], rep: int) -> None:
 @given(st.integers(0, 2**130), st.lists(st.integers(0, 2**100), max_size=6),
        st.sampled_from([(4, np.uint64), (8, np.uint32), (3, np.uint32), (1, np.uint64)]))
 def test_streams_are_numpys_seed_sequence_bit_for_bit(seed: int, key: list[int], words: tuple[int, Any]) -> None:
-    """A stream's seeding (Python integers, see sim.run.streams) gives numpy's own state words,
+    """A stream's seeding (Python integers, see sim.behaviour.streams) gives numpy's own state words,
     so every draw is the one ``SeedSequence(seed, spawn_key=...)`` would give."""
     ours, numpys = SpawnedSeed(seed, tuple(key)), np.random.SeedSequence(seed, spawn_key=tuple(key))
     assert ours.pool == numpys.pool.tolist()

@@ -22,9 +22,9 @@ from click.testing import CliRunner
 
 import sim
 from helpers import SCENARIOS
+from sim.behaviour.simulation import Simulation
 from sim.cli import main
 from sim.plots import loss_risk, risk_curve
-from sim.run.simulation import Simulation
 from sim.scenario import MAX_SEED, ScenarioError, apply_overrides, load, read_yaml, validate
 from sim.sweeps import runner
 

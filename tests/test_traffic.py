@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from helpers import SCENARIOS
-from sim.run import streams
-from sim.run.simulation import Simulation
-from sim.run.traffic import send_times
+from sim.behaviour import streams
+from sim.behaviour.simulation import Simulation
+from sim.behaviour.traffic import send_times
 from sim.scenario import Stream, load, validate
 
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..model.protocol import EA_USER, ESCROW, PHYSICAL, Account, User
+from ..model import EA_USER, ESCROW, PHYSICAL, Account, User
 
 if TYPE_CHECKING:
-    from ..run.simulation import Simulation
+    from ..behaviour.simulation import Simulation
 
 COLUMNS = {
     "messages": ["message_id", "user", "sender", "app", "sent_at", "generation", "readable_by",

@@ -42,7 +42,7 @@ from pydantic import (
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from ..model.crypto import Argon2Cost
+from ..model import Argon2Cost
 
 _UNITS = {"m": 1 / 1440, "h": 1 / 24, "d": 1.0, "w": 7.0, "y": 365.0}
 _PART = r"(\d+(?:\.\d*)?|\.\d+)\s*(m|h|d|w|y)"

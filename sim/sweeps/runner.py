@@ -249,12 +249,12 @@ def run_batch(data: dict[str, Any], file: str, overrides: dict[str, Any], seed: 
     """Run replications ``reps`` of one grid point; return plain rows (and message tables).
 
     This is what a worker executes: everything in and out is plain data."""
-    from ..run.simulation import Simulation
+    from ..results import run as replicate
 
     scenario = validate(apply_overrides(data, overrides, file), file, sweep=False)
     rows, tables = [], []
     for rep in reps:
-        result = Simulation(scenario, seed, rep).run()
+        result = replicate(scenario, seed, rep)
         rows.append({"rep": rep, "seed": int(result.summary["seed"]), **summary_row(result.summary)})
         if traces:
             tables.append(result.messages.assign(rep=rep))

@@ -19,7 +19,7 @@ import numpy as np
 from ..scenario import Dist, Fixed, Stream
 
 if TYPE_CHECKING:
-    from ..model.protocol import User
+    from ..model import User
     from .behaviour import Person
 
 APPS = ("voicemail", "mail")  # the order of a person's streams and of ties between apps

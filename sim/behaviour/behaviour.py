@@ -21,9 +21,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
-from ..model.chain import ChainError
-from ..model.crypto import BackupKeyError
-from ..model.protocol import BACKUP, EA_USER, ESCROW, PHYSICAL, ProtocolError, User
+from ..model import (
+    BACKUP,
+    EA_USER,
+    ESCROW,
+    PHYSICAL,
+    BackupKeyError,
+    ChainError,
+    ProtocolError,
+    User,
+)
 from ..scenario import (
     Behaviour,
     DeviceSpec,

@@ -6,16 +6,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from functools import cached_property, partial
-from pathlib import Path
 from typing import Any
 
 import simpy
 
-from ..model.adversary import Adversaries
-from ..model.crypto import Crypto
-from ..model.protocol import EA_USER, Account, ProtocolError, Sealed
+from ..model import EA_USER, Account, Adversaries, Crypto, ProtocolError, Sealed
 from ..results.analysis import Result, build_result
-from ..scenario import EA_BACKUP, Dist, Event, Scenario, load
+from ..scenario import EA_BACKUP, Dist, Event, Scenario
 from . import traffic
 from .behaviour import Behaviours, Draws, Person, Proc, name_key
 from .streams import key_entropy, streams
@@ -337,10 +334,3 @@ class Simulation:
             self.env.close()
             if paused:
                 gc.enable()
-
-
-def run(scenario: Scenario | str | Path, seed: int | None = None, rep: int = 0) -> Result:
-    """Simulate one history of ``scenario`` (a model or a YAML path) and analyse it."""
-    if not isinstance(scenario, Scenario):
-        scenario = load(scenario)
-    return Simulation(scenario, seed, rep).run()
