@@ -13,10 +13,9 @@ from typing import Any
 import simpy
 import yaml
 
-from sim.behaviour.simulation import Simulation
-from sim.behaviour.streams import _pool
 from sim.model.crypto import Argon2Cost, Crypto
-from sim.results.analysis import Result
+from sim.results import Result
+from sim.results import run as run_scenario
 from sim.scenario import Scenario, validate
 
 HERE = Path(__file__).resolve().parent
@@ -161,12 +160,8 @@ def interleaved_run(scenario: Scenario, probe: UnitProbe, every: int = 100) -> d
 
 def plain_run(scenario: Scenario) -> tuple[float, Result]:
     """(wall time, result) of one run of ``scenario``, with no hook of the benchmark."""
-    # Each run here repeats one replication, whose stream seeds the last run left in this
-    # pure function's cache; a new replication (a sweep's next one) finds its own not there.
-    _pool.cache_clear()
     t = time.perf_counter()
-    result = Simulation(scenario).run()
-    _ = [[]]  # the garbage collection the run put off happens at the next allocation: timed with it
+    result = run_scenario(scenario)
     return time.perf_counter() - t, result
 
 
@@ -181,7 +176,7 @@ def measure(scenario: Scenario, parts: int = 3, min_seconds: float = 2.0) -> dic
     run's. Each pair is followed by a bare SimPy loop of the run's length. ``ratio`` is
     total wall time / total floor; ``ratios`` has each part's; ``ratio_in_situ`` divides
     the hooked runs' time by their own time inside cryptography plus the loop."""
-    ops = Simulation(scenario).run().summary["ops"]  # warm-up; every run performs these
+    ops = run_scenario(scenario).summary["ops"]  # warm-up; every run performs these
     parts_out = []
     for _ in range(parts):
         probe = UnitProbe(scenario.argon2.cost(), ops)

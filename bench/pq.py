@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import large, measure  # noqa: E402
 
-from sim.behaviour.simulation import Simulation  # noqa: E402
+from sim.results import run as run_scenario  # noqa: E402
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
         walls = []
         for s in (off, on):
             t = time.perf_counter()
-            Simulation(s).run()
+            run_scenario(s)
             walls.append(time.perf_counter() - t)
         ratios.append(walls[1] / walls[0])
     print(f"run time on/off: {statistics.median(ratios):.2f}x (median of {args.rounds} pairs: "

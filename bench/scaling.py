@@ -28,7 +28,7 @@ def one(users: int, horizon: str) -> dict[str, float]:
     sys.path.insert(0, str(HERE))
     from common import large, measure
 
-    from sim.behaviour.simulation import Simulation
+    from sim.results import run as run_scenario
 
     scenario = large(users, horizon)
     r = measure(scenario, min_seconds=3.0)
@@ -36,7 +36,7 @@ def one(users: int, horizon: str) -> dict[str, float]:
     # objects recycled from the earlier runs' free lists escape tracemalloc's count.
     gc.collect()
     tracemalloc.start()
-    Simulation(scenario).run()
+    run_scenario(scenario)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {"users": users, "messages": r["messages"], "wall_s": r["wall_s"], "ratio": r["ratio"],

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 import sim
-from sim.sweeps.runner import local_cluster
+from sim.sweeps import local_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ from importlib import import_module
 from typing import Any
 
 from .results import run
-from .sweeps.runner import sweep
+from .sweeps import sweep
 
 __all__ = ["plots", "run", "sweep"]
 

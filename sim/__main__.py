@@ -1,3 +1,5 @@
+"""``python -m sim``: the dmesim command."""
+
 from .cli import main
 
 main(prog_name="dmesim")

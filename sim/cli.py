@@ -1,4 +1,9 @@
-"""The ``dmesim`` command."""
+"""The ``dmesim`` command: run, validate, schema, explain, sweep and plot (README *Usage*).
+
+Every command turns bad input into one line on stderr and exit status 2, never a
+traceback. :mod:`sim.plots` and :mod:`sim.stats` are imported only by the commands that
+use them: matplotlib and scipy take a second to import, which ``dmesim validate`` need not wait.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,19 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .scenario import MAX_SEED, ScenarioError, json_schema, load
+from . import sweeps
+from .model import EA_USER
+from .results import FolderError, Result
+from .results import run as replicate
+from .scenario import MAX_SEED, ScenarioError, json_schema, load, parse_yaml
+from .sweeps import SweepError
 
 
 def _fail(message: str) -> None:
@@ -36,19 +46,12 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except ScenarioError as exc:
+        except (ScenarioError, SweepError, FolderError) as exc:
             _fail(str(exc))
         except OSError as exc:
             _fail(os_error(exc))
         except KeyError as exc:
             _fail(str(exc.args[0] if exc.args else exc))
-        except Exception as exc:
-            from .results.analysis import FolderError
-            from .sweeps.runner import SweepError
-
-            if isinstance(exc, SweepError | FolderError):
-                _fail(str(exc))
-            raise
 
     return wrapper
 
@@ -107,7 +110,6 @@ def main() -> None:
 def run(scenario: Path, seed: int | None, out: Path | None, charts: bool) -> None:
     """Simulate one history of SCENARIO and write its tables."""
     from . import plots
-    from .results import run as replicate
 
     s = load(scenario)
     out = out or Path("runs") / s.name
@@ -117,7 +119,7 @@ def run(scenario: Path, seed: int | None, out: Path | None, charts: bool) -> Non
         (out / name).unlink(missing_ok=True)
     result.write(out)
     if charts:
-        users = sorted(set(result.devices["user"]) - {"escrow-admins"})
+        users = sorted(set(result.devices["user"]) - {EA_USER})
         plots.save(plots.timeline(result.devices, result.messages, horizon=s.horizon),
                    out / CHARTS[0])
         if users:  # no user's device joined before the horizon: no graph to draw
@@ -175,14 +177,60 @@ def schema() -> None:
 @friendly
 def explain(run_dir: Path, message_id: str, device: str) -> None:
     """Why DEVICE can or cannot read MESSAGE in the run written to RUN_DIR."""
-    from .results.analysis import Result
-
     if not (run_dir / "messages.csv").exists():
         raise FileNotFoundError(f"{run_dir}: not a run folder (no messages.csv); use dmesim run --out")
     click.echo(Result.read(run_dir).explain(message_id, device))
 
 
 # ---------------------------------------------------------------- sweeps
+
+
+def parse_vary(items: Iterable[str]) -> dict[str, list[Any]]:
+    """``--vary`` options: ``["behaviour.backup_keys.count=0,1,2"]`` →
+    ``{"behaviour.backup_keys.count": [0, 1, 2]}``.
+
+    Each value is read as YAML, as scenario files are (``0`` is a number, ``30d`` a string,
+    ``{exp: 2d}`` a mapping; a repeated key is refused); commas inside brackets or braces do
+    not split, and ``PATH=[a, b]`` gives the list as one YAML sequence."""
+    vary: dict[str, list[Any]] = {}
+    for item in items:
+        path, sep, text = item.partition("=")
+        path = path.strip()
+        shown = repr(text if len(text) <= 60 else text[:60] + "…")
+        if not sep or not path or not text.strip():
+            raise SweepError(f"--vary {item!r}: expected PATH=v1,v2,… (e.g. behaviour.backup_keys.count=0,1,2)")
+        whole = text.strip().startswith("[")
+        parts = [text] if whole else _split_top(text)
+        if any(not part.strip() for part in parts):
+            raise SweepError(f"--vary {path}: an empty value in {shown} (a stray comma?); write null for none")
+        try:
+            values = [parse_yaml(part, "--vary") for part in parts]
+        except ScenarioError as exc:
+            raise SweepError(f"--vary {path}: cannot read {shown} as YAML values ({exc.problem}"
+                             + (f" at {exc.path})" if exc.path else ")")) from None
+        if whole:
+            values = values[0]
+        if not isinstance(values, list) or not values:
+            raise SweepError(f"--vary {path}: expected a non-empty list of values, found {shown}")
+        if path in vary:
+            raise SweepError(f"--vary {path}: the path is given twice; give all its values in one "
+                             "--vary")
+        vary[path] = values
+    return vary
+
+
+def _split_top(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets and braces."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch in "[{"
+        depth -= ch in "]}"
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [*parts, cur]
 
 
 @main.command()
@@ -214,7 +262,6 @@ def sweep(scenario: Path, reps: int | None, vary: tuple[str, ...], seed: int | N
     """Monte Carlo over replications × the --vary grid of SCENARIO: a tidy table
     (sweep.parquet, sweep.csv), manifest.json and data-loss-risk charts."""
     from . import plots
-    from .sweeps import runner
 
     if workers is not None and scheduler is not None:
         _fail("give --workers or --scheduler, not both")
@@ -228,10 +275,10 @@ def sweep(scenario: Path, reps: int | None, vary: tuple[str, ...], seed: int | N
 
     signal.signal(signal.SIGINT, on_interrupt)
     try:
-        grid = runner.parse_vary(vary)
-        df = runner.sweep(scenario, reps, grid, seed, workers=workers, scheduler=scheduler, out=out_dir,
-                          resume=resume, traces=traces, batch_size=batch_size, progress=progress)
-    except runner.SweepError as exc:
+        df = sweeps.sweep(scenario, reps, parse_vary(vary), seed, workers=workers, scheduler=scheduler,
+                          out=out_dir, resume=resume, traces=traces, batch_size=batch_size,
+                          progress=progress)
+    except SweepError as exc:
         _fail(str(exc))
     except (KeyboardInterrupt, Exception):
         # Ctrl-C can surface as another exception when it lands inside a native call
@@ -247,7 +294,7 @@ def sweep(scenario: Path, reps: int | None, vary: tuple[str, ...], seed: int | N
         if charts:
             plots.save(chart(df), out_dir / f"{kind}.png")
     click.echo(sweep_table(df))
-    manifest = json.loads((out_dir / runner.MANIFEST).read_text())
+    manifest = json.loads((out_dir / sweeps.MANIFEST).read_text())
     reused = len(df) - manifest["executed"]
     click.echo(f"ran {manifest['executed']} replications" + (f" ({reused} reused from earlier shards)"
                                                              if reused else "") + f"; wrote {out_dir}/")
@@ -256,8 +303,8 @@ def sweep(scenario: Path, reps: int | None, vary: tuple[str, ...], seed: int | N
 def sweep_table(df: Any) -> str:
     """Per grid point: replications, P(any loss) with its 95% Wilson interval, mean
     fraction of messages lost, median day of the first loss (censored at the horizon:
-    :func:`sim.plots.median_first_loss`), mean fraction exposed."""
-    from .plots import loss_risk, median_first_loss, sweep_groups
+    :func:`sim.stats.median_first_loss`), mean fraction exposed."""
+    from .stats import loss_risk, median_first_loss, sweep_groups
 
     risk = loss_risk(df)
     rows = [("grid point", "reps", "P(any loss) [95% CI]", "mean lost", "median first loss",
@@ -286,13 +333,12 @@ def sweep_table(df: Any) -> str:
 def plot(sweep_dir: Path, kind: str, out: Path, by: tuple[str, ...]) -> None:
     """Chart the sweep saved in SWEEP_DIR."""
     from . import plots
-    from .sweeps import runner
 
     if out.suffix.lower() not in (".png", ".svg"):
         _fail(f"--out {out}: give a .png or .svg file")
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"{sweep_dir}: no such folder (give the --out folder of dmesim sweep)")
-    df = runner.read_sweep(sweep_dir)
+    df = sweeps.read_sweep(sweep_dir)
     if df.empty:
         _fail(f"{sweep_dir}: the sweep has no finished replications yet")
     out_folder(out.parent, out)

@@ -1,4 +1,12 @@
-"""Charts. Every function takes tables and an optional ``ax`` and returns the Axes."""
+"""Charts in one packaged style. Every function takes tables and an optional ``ax`` and
+returns the Axes.
+
+A run's charts: :func:`timeline` (devices and messages over time) and
+:func:`approval_graph`. A sweep's charts, one series per group of its table (per grid point,
+or per value of the ``by`` columns): :func:`risk_over_time`, :func:`fraction_lost`,
+:func:`policy_comparison` and :func:`tradeoff`. The numbers they draw come from
+:mod:`sim.stats` (``loss_risk`` and ``sweep_groups`` can be imported from here too).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from .model import BACKUP, EA, EA_USER, ESCROW, PHYSICAL
+from .results import atomic_write
+from .stats import group_mean, loss_risk, risk_curve, sweep_groups
 
 STYLE = Path(__file__).with_name("dmesim.mplstyle")
 STATUS_COLOURS = {"readable": "#2a9d8f", "recoverable": "#e9c46a", "lost": "#e63946"}
@@ -34,7 +46,7 @@ def timeline(devices: pd.DataFrame, messages: pd.DataFrame, user: str | None = N
     access reaches; messages as marks coloured by status; losses marked."""
     devs = devices if user is None else devices[devices["user"] == user]
     msgs = messages if user is None else messages[messages["user"] == user]
-    devs = devs[devs["user"] != "escrow-admins"] if user is None else devs
+    devs = devs[devs["user"] != EA_USER] if user is None else devs
     ax = _ax(ax, figsize=(10, max(2.5, 1.2 + 0.45 * len(devs))))  # room for the legend below
     end = horizon if horizon is not None else float(
         pd.concat([devs["added_at"], msgs["sent_at"] if len(msgs) else devs["added_at"]]).max() or 1.0)
@@ -80,7 +92,7 @@ def approval_graph(devices: pd.DataFrame, user: str, ax: Axes | None = None) -> 
     ax = _ax(ax, figsize=(6, 4.5))
     pos = nx.spring_layout(g, seed=1) if len(g) else {}
     kinds = dict(zip(devs["device"], devs["kind"], strict=True))
-    palette = {"physical": "#457b9d", "backup": "#e9c46a", "escrow": "#8d99ae", "ea": "#6a4c93"}
+    palette = {PHYSICAL: "#457b9d", BACKUP: "#e9c46a", ESCROW: "#8d99ae", EA: "#6a4c93"}
     gone = set(devs.loc[devs["available"].astype(str) != "True", "device"])
     nx.draw_networkx_edges(g, pos, ax=ax)
     for n in sorted(g.nodes):
@@ -95,8 +107,6 @@ def approval_graph(devices: pd.DataFrame, user: str, ax: Axes | None = None) -> 
 
 def save(ax: Axes, path: str | Path) -> None:
     """Save the figure of ``ax`` atomically and close it."""
-    from .results.analysis import atomic_write
-
     path = Path(path)
     fig = ax.get_figure(root=True)
     assert isinstance(fig, Figure)
@@ -110,146 +120,6 @@ def save(ax: Axes, path: str | Path) -> None:
 # Each takes the table of :func:`sim.sweep` (one row per replication) and draws one
 # series per group: per grid point by default (labelled by the ``label`` column), or
 # per value of the columns given as ``by``.
-
-
-def _group_label(by: list[str], key: Any) -> str:
-    from .sweeps.runner import short_paths
-
-    keys = key if isinstance(key, tuple) else (key,)
-    short = short_paths(map(str, by))
-    return ", ".join(f"{short[str(c)]}={v}" for c, v in zip(by, keys, strict=True))
-
-
-def sweep_groups(df: pd.DataFrame, by: str | list[str] | None = None) -> list[tuple[str, pd.DataFrame]]:
-    """(label, rows) per grid point — or per value of the ``by`` columns, in order of first
-    appearance (grid order for a sweep table)."""
-    if by is None:
-        if "point" not in df:
-            return [("all", df)]
-        out = []
-        for point, g in df.groupby("point", sort=True):  # point numbers are the grid order
-            out.append((str(g["label"].iloc[0]) if "label" in g else f"point {point}", g))
-        return out
-    cols = [by] if isinstance(by, str) else list(by)
-    missing = [c for c in cols if c not in df]
-    if missing:
-        raise KeyError(f"no column {missing[0]!r} in the sweep table (varied: "
-                       f"{', '.join(c for c in df.columns if '.' in c) or 'nothing'})")
-    return [(_group_label(cols, key), g) for key, g in df.groupby(cols if len(cols) > 1 else cols[0],
-                                                                    sort=False, dropna=False)]
-
-
-def wilson(k: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion ``k / n`` (the same as scipy's
-    ``binomtest(...).proportion_ci(method="wilson")``; ``n`` may be an effective size)."""
-    from scipy.stats import norm
-
-    if n <= 0:
-        return float("nan"), float("nan")
-    p, z = k / n, float(norm.ppf(0.5 + confidence / 2))
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def effective_n(hit: np.ndarray, rep: np.ndarray) -> float:
-    """The number of independent runs a share of ``hit`` (0/1 per run) is worth.
-
-    Runs of one replication at different grid points share a random history (common random
-    numbers), so when a group pools several grid points its runs are not independent: the
-    share's variance is estimated across replications (the clusters) and ``n`` shrinks by
-    the design effect (never above ``n``; with a share of 0 or 1, the number of replications)."""
-    n = len(hit)
-    reps, idx = np.unique(rep, return_inverse=True)
-    if len(reps) == n:
-        return float(n)
-    p = hit.mean()
-    if p in (0.0, 1.0) or len(reps) < 2:
-        return float(len(reps))
-    resid = np.bincount(idx, weights=hit - p, minlength=len(reps))  # per replication: Σ (y - p)
-    var = len(reps) / (len(reps) - 1) * float((resid ** 2).sum()) / n ** 2
-    return float(n) if var <= 0 else min(float(n), p * (1 - p) / var)
-
-
-def _one_horizon(g: pd.DataFrame) -> float:
-    from .sweeps.runner import SweepError
-
-    horizons = sorted(g["horizon_days"].unique()) if "horizon_days" in g else []
-    if len(horizons) > 1:
-        raise SweepError(f"a group pools runs of different horizons ({', '.join(f'{h:g}' for h in horizons)} "
-                         "days): group by horizon_days too")
-    return float(horizons[0]) if len(horizons) else float("nan")
-
-
-def loss_risk(df: pd.DataFrame, by: str | list[str] | None = None,
-              confidence: float = 0.95) -> pd.DataFrame:
-    """P(any permanent loss) per group: ``label, n, losses, p, low, high`` (Wilson interval,
-    on the effective number of runs when the group pools grid points: :func:`effective_n`)."""
-    rows = []
-    for label, g in sweep_groups(df, by):
-        _one_horizon(g)
-        hit = g["any_loss"].astype(bool).to_numpy(dtype=float)
-        n, k = len(g), int(hit.sum())
-        m = effective_n(hit, g["rep"].to_numpy()) if "rep" in g and n else n
-        low, high = wilson(k / n * m if n else 0, m, confidence)
-        rows.append({"label": label, "n": n, "losses": k, "p": k / n if n else float("nan"),
-                     "low": low, "high": high})
-    return pd.DataFrame(rows, columns=["label", "n", "losses", "p", "low", "high"])
-
-
-def risk_curve(rows: pd.DataFrame, horizon: float | None = None,
-               confidence: float = 0.95) -> pd.DataFrame:
-    """Empirical CDF of ``first_loss_at`` (censored at the horizon): at each step time
-    ``t``, the replications with a loss by ``t`` and the Wilson interval of that share
-    (on the effective number of runs, as in :func:`loss_risk`)."""
-    n = len(rows)
-    own = _one_horizon(rows) if n else float("nan")
-    end = float(horizon if horizon is not None else own)
-    first = rows["first_loss_at"].to_numpy(dtype=float)
-    times = np.sort(first[~np.isnan(first)])
-    times = times[times <= end]
-    t = np.unique(np.concatenate([[0.0], times, [end]]))
-    k = np.searchsorted(times, t, side="right")
-    reps = rows["rep"].to_numpy() if "rep" in rows else np.arange(n)
-    ci = []
-    for x, when in zip(k, t, strict=True):
-        m = effective_n((first <= when).astype(float), reps) if n else 0.0
-        ci.append(wilson(x / n * m if n else 0.0, m, confidence))
-    return pd.DataFrame({"t": t, "losses": k, "n": n, "p": k / n if n else np.nan,
-                         "low": [c[0] for c in ci], "high": [c[1] for c in ci]})
-
-
-def _mean_interval(x: np.ndarray, confidence: float, rep: np.ndarray | None = None) -> tuple[float, float, float]:
-    """(mean, low, high): the t interval of the mean of a share per run, clipped to [0, 1];
-    none (NaN) from fewer than two runs (replications), zero width when every run gives the
-    same value. When a group pools grid points, its runs of one replication share a random
-    history: the variance is then estimated across replications (``rep``, the clusters, as
-    in :func:`effective_n`), with one degree of freedom fewer than replications."""
-    from scipy import stats
-
-    n = len(x)
-    mean = float(x.mean()) if n else float("nan")
-    reps, idx = np.unique(rep if rep is not None else np.arange(n), return_inverse=True)
-    if len(reps) < 2:
-        return mean, float("nan"), float("nan")
-    resid = np.bincount(idx, weights=x - mean, minlength=len(reps))  # per replication: Σ (x - mean)
-    se = (len(reps) / (len(reps) - 1) * float((resid ** 2).sum())) ** 0.5 / n
-    half = float(stats.t.ppf((1 + confidence) / 2, len(reps) - 1)) * se
-    return mean, max(0.0, mean - half), min(1.0, mean + half)
-
-
-def _reps(g: pd.DataFrame) -> np.ndarray | None:
-    return g["rep"].to_numpy() if "rep" in g else None
-
-
-def median_first_loss(rows: pd.DataFrame) -> float | None:
-    """The median day of the first permanent loss over all replications, censored at the
-    horizon: the first day by which half of them lost something (None: not within the
-    horizon). Not the median over the replications that lost something."""
-    n = len(rows)
-    first = np.sort(rows["first_loss_at"].to_numpy(dtype=float))  # no loss (NaN) sorts last
-    t = first[(n + 1) // 2 - 1] if n else np.nan  # the first t with at least n/2 losses by t
-    return None if np.isnan(t) or t > _one_horizon(rows) else float(t)
 
 
 def _categorical_axis(ax: Axes, labels: list[str]) -> None:
@@ -290,7 +160,7 @@ def fraction_lost(df: pd.DataFrame, ax: Axes | None = None, by: str | list[str] 
     for i, (_, g) in enumerate(groups):
         x = g["fraction_lost"].to_numpy(dtype=float)
         ax.scatter(i + jitter.uniform(-0.18, 0.18, len(x)), x, s=9, alpha=0.35)
-        mean, low, high = _mean_interval(x, confidence, _reps(g))
+        mean, low, high = group_mean(g, "fraction_lost", confidence)
         means.append(mean)
         lows.append(low)
         highs.append(high)
@@ -333,7 +203,7 @@ def tradeoff(df: pd.DataFrame, ax: Axes | None = None, by: str | list[str] | Non
     risk = loss_risk(df, by, confidence)
     ax = _ax(ax, figsize=(7, 5))
     for (label, g), (_, r) in zip(sweep_groups(df, by), risk.iterrows(), strict=True):
-        mean, low, high = _mean_interval(g["fraction_exposed"].to_numpy(dtype=float), confidence, _reps(g))
+        mean, low, high = group_mean(g, "fraction_exposed", confidence)
         ax.errorbar([r["p"]], [mean], xerr=[[r["p"] - r["low"]], [r["high"] - r["p"]]],
                     yerr=[[mean - low], [high - mean]], fmt="o", capsize=4, label=label)
     ax.set_xlabel("P(any permanent loss within the horizon)")

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sim.behaviour.simulation import Simulation
 from sim.model.crypto import IDENTITY, Crypto
-from sim.results.analysis import Result
+from sim.results import Result
+from sim.results import run as run_scenario
 from sim.scenario import apply_overrides, read_yaml, validate
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -20,7 +20,7 @@ def run_file(name: str, seed: int | None = None, **overrides: Any) -> Result:
     """Run scenarios/NAME.yaml, with dotted-path overrides (``horizon="11d"``)."""
     path = SCENARIOS / f"{name}.yaml"
     data = apply_overrides(read_yaml(path), {k.replace("__", "."): v for k, v in overrides.items()})
-    return Simulation(validate(data, str(path)), seed).run()
+    return run_scenario(validate(data, str(path)), seed)
 
 
 def status(r: Result) -> dict[str, str]:
@@ -70,7 +70,7 @@ def repeated(calls: Counter[tuple[Any, ...]]) -> dict[str, int]:
     return dict(Counter(k[0] for k, n in calls.items() if n > 1))
 
 
-def derived_again(sim: Any, calls: Counter[tuple[Any, ...]]) -> list[str]:
+def derived_again(adversaries: Any, calls: Counter[tuple[Any, ...]]) -> list[str]:
     """Adversaries that derived a generation's keys the device they took had derived. (A man
     in the middle took no device: its keys are its own, under the real device's name, and
     that device deriving the same seed is another party's derivation.)"""
@@ -79,5 +79,5 @@ def derived_again(sim: Any, calls: Counter[tuple[Any, ...]]) -> list[str]:
         if op == "generation_keys":
             seed, party = identity
             by_seed.setdefault(seed, set()).add(party)
-    return [adv.name for adv in sim.adversaries.all if adv.kind != "mitm"
+    return [adv.name for adv in adversaries.all if adv.kind != "mitm"
             and any({adv.name, f"{adv.user}/{adv.device}"} <= parties for parties in by_seed.values())]

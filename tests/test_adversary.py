@@ -7,6 +7,8 @@ import yaml
 
 from helpers import SCENARIOS, crypto_calls, derived_again, run_file
 from sim.behaviour.simulation import Simulation
+from sim.results import build_result
+from sim.results import run as run_scenario
 from sim.scenario import load, validate
 
 
@@ -34,8 +36,7 @@ def test_server_added_device_reads_only_between_joining_and_the_rotation_after_r
 
 
 def test_mitm_without_fingerprint_check_exposes_all_history() -> None:
-    sim = Simulation(load(SCENARIOS / "mitm.yaml"))
-    r = sim.run()
+    r = run_scenario(load(SCENARIOS / "mitm.yaml"))
     m = r.messages
     before = m[m["sent_at"] < 50]
     assert len(before) and set(exposed(r, "mitm:alice/laptop")["message_id"]) >= set(before["message_id"])
@@ -50,15 +51,16 @@ def test_mitm_without_fingerprint_check_exposes_all_history() -> None:
 def test_mitm_is_caught_by_fingerprint_check_and_nothing_older_is_exposed() -> None:
     sim = Simulation(load(SCENARIOS / "mitm_checked.yaml"))
     captured = {}
-    real_approve = sim.adversaries.approve_on_fork
+    adversaries = sim.world.adversaries
+    real_approve = adversaries.approve_on_fork
 
     def spy(fork, approver, at, checked):  # type: ignore[no-untyped-def]
-        captured["fingerprints"] = sim.adversaries.fingerprints(fork)
+        captured["fingerprints"] = adversaries.fingerprints(fork)
         captured["fork"] = fork
         return real_approve(fork, approver, at, checked)
 
-    sim.adversaries.approve_on_fork = spy  # type: ignore[method-assign]
-    r = sim.run()
+    adversaries.approve_on_fork = spy  # type: ignore[method-assign]
+    r = build_result(sim.run())
     real_fp, fork_fp = captured["fingerprints"]
     assert real_fp != fork_fp and len(real_fp.split()) == 16
     assert captured["fork"].chain.links[-1].kind == "device_revoke"  # impostor revoked on the fork
@@ -151,7 +153,7 @@ def test_a_leaked_string_of_a_revoked_backup_key_still_opens_its_boxes() -> None
 
 
 def test_explain_reports_exposure(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from sim.results.analysis import Result
+    from sim.results import Result
 
     r = run_file("server_device")
     r.write(tmp_path, parquet=False)
@@ -193,7 +195,7 @@ def test_fingerprint_checks_stop_every_mitm_in_a_stochastic_history() -> None:
     data = apply_overrides(data, {"adversary.mitm_probability": 1.0, "adversary.backup_leak": None,
                                   "users.0.devices.0.fate": None})
     for check, expect_mitm in ((0.0, True), (1.0, False)):
-        r = Simulation(validate(apply_overrides(data, {"behaviour.approval.fingerprint_check": check}))).run()
+        r = run_scenario(validate(apply_overrides(data, {"behaviour.approval.fingerprint_check": check})))
         kinds = {w["kind"] for w in r.summary["adversaries"]}
         assert ("mitm" in kinds) is expect_mitm
         assert ("mitm_detected" in set(r.events["event"])) is not expect_mitm
@@ -214,7 +216,7 @@ def test_each_adversary_has_its_own_name_and_the_same_keys_count_once() -> None:
             {"at": "12d", "action": "mitm", "user": "alice", "device": "laptop"},
             {"at": "13d", "action": "approve", "user": "alice", "by": "phone"},
             {"at": "14d", "action": "compromise_ea_device", "device": "ea0"}]}
-    r = Simulation(validate(data)).run()
+    r = run_scenario(validate(data))
     windows = {w["adversary"]: w for w in r.summary["adversaries"]}
     assert sorted(windows) == ["ea:ea0", "mitm:alice/laptop", "mitm:alice/laptop (2)"]
     assert windows["ea:ea0"]["since"] == 14.0
@@ -231,7 +233,7 @@ def test_the_thief_of_a_device_is_not_named_like_the_thief_of_its_replacement() 
         "timeline": [{"at": "8d", "action": "steal", "user": "alice", "device": "phone#2"},
                      {"at": "14d", "action": "steal", "user": "alice", "device": "phone#3"},
                      {"at": "20d", "action": "steal", "user": "alice", "device": "phone"}]}
-    r = Simulation(validate(data)).run()
+    r = run_scenario(validate(data))
     assert [w["adversary"] for w in r.summary["adversaries"]] == [
         "thief:alice/phone#2", "thief:alice/phone#3", "thief:alice/phone"]
 
@@ -251,12 +253,12 @@ def test_escrow_re_key_waits_for_a_device_of_the_escrow_devices_class() -> None:
                          {"at": "10d", "action": "revoke", "user": "alice", "device": "phone", "by": "laptop"},
                          {"at": "15d", "action": "compromise_ea_device", "device": "ea0"},
                          {"at": "16d", "action": "revoke_ea_device", "device": "ea0", "by": "ea1"}]}
-    r = Simulation(validate(data)).run()
+    r = run_scenario(validate(data))
     assert "escrow_rekey" not in set(r.events["event"])
     assert window(r, "ea:ea0")["window_end"] is None
     assert set(exposed(r, "ea:ea0")["sent_at"]) >= set(r.messages.loc[r.messages["sent_at"] > 16, "sent_at"])
     data["timeline"].insert(0, {"at": "6d", "action": "approve", "user": "alice", "by": "phone"})
-    r = Simulation(validate(data)).run()
+    r = run_scenario(validate(data))
     rekey = r.events[r.events["event"] == "escrow_rekey"]
     assert rekey["time"].tolist() == [16.0] and rekey["detail"].tolist() == ["by laptop"]
     assert window(r, "ea:ea0")["window_end"] == 16.0
@@ -276,7 +278,7 @@ def test_a_window_reopened_by_a_later_escrow_enrolment_lasts_while_it_reads() ->
             "timeline": [{"at": "5d", "action": "compromise_ea_device", "device": "ea0"},
                          {"at": "12d", "action": "enroll_escrow", "user": "alice", "by": "laptop"},
                          {"at": "20d", "action": "revoke_ea_device", "device": "ea0", "by": "ea1"}]}
-    r = Simulation(validate(data)).run()
+    r = run_scenario(validate(data))
     w = window(r, "ea:ea0")
     assert (w["since"], w["window_end"], w["generations"]) == (5.0, None, "escrow-admins 1; alice 2")
     hit = exposed(r, "ea:ea0")
@@ -288,16 +290,15 @@ def test_a_window_reopened_by_a_later_escrow_enrolment_lasts_while_it_reads() ->
 def test_an_adversary_uses_what_the_device_it_took_derived(name: str) -> None:
     """An adversary derives a generation's keys only if the device whose keys it holds did
     not: the same party, with the same seed, does not derive twice."""
-    sim = Simulation(load(SCENARIOS / f"{name}.yaml"))
     with crypto_calls() as calls:
-        sim.run()
-    assert sim.adversaries.all and not derived_again(sim, calls)
+        record = Simulation(load(SCENARIOS / f"{name}.yaml")).run()
+    assert record.adversaries.all and not derived_again(record.adversaries, calls)
 
 
 def test_a_stolen_backup_paper_is_a_leaked_backup_key() -> None:
     """The thief of the paper types the string: it reads what the backup key holds, and the
     user, who no longer has it, cannot."""
-    r = Simulation(validate(yaml.safe_load("""
+    r = run_scenario(validate(yaml.safe_load("""
 horizon: 30d
 argon2: {memory_kib: 8, passes: 1}
 traffic: {voicemail: {every: 3d}}
@@ -307,7 +308,7 @@ users:
 timeline:
   - {at: 1d, action: create_backup_key, user: a, by: p, name: bk}
   - {at: 2d, action: steal, user: a, device: bk}
-"""))).run()
+""")))
     (w,) = r.summary["adversaries"]
     assert (w["adversary"], w["kind"], w["since"], w["generations"]) == ("leak:a/bk", "leaked_backup", 2.0, "1")
     assert set(r.messages["exposed_to"]) == {"leak:a/bk"}

@@ -10,14 +10,14 @@ import yaml
 from scipy import stats
 
 from helpers import SCENARIOS
-from sim.behaviour.simulation import Simulation
-from sim.results.analysis import Result
+from sim.results import Result
+from sim.results import run as run_scenario
 from sim.scenario import Normal, validate
 
 
 def run(text: str, seed: int | None = None) -> Result:
     data: dict[str, Any] = {"horizon": "60d", "argon2": {"memory_kib": 8, "passes": 1}} | yaml.safe_load(text)
-    return Simulation(validate(data), seed).run()
+    return run_scenario(validate(data), seed)
 
 
 def events(r: Result, kind: str) -> list[tuple[float, str, str]]:
@@ -188,7 +188,7 @@ def test_policies_compare_on_the_same_device_histories() -> None:
                     "backup_keys": base["behaviour"]["backup_keys"] | change}}
             else:
                 data = data | change | {"behaviour": base["behaviour"] | {"notice": {"delay": "3d"}}}
-            histories.append(device_history(Simulation(validate(data), rep=rep).run(), "alice"))
+            histories.append(device_history(run_scenario(validate(data), rep=rep), "alice"))
         assert len(histories[0]) > 2
         assert all(h == histories[0] for h in histories), rep
 
@@ -203,7 +203,7 @@ def test_inserting_a_user_changes_no_other_users_history() -> None:
             "traffic": {"voicemail": {"every": {"exp": "7d"}}}}
 
     def alice_of(users: list[dict[str, Any]]) -> tuple[Any, ...]:
-        r = Simulation(validate(base | {"users": users})).run()
+        r = run_scenario(validate(base | {"users": users}))
         e, m = r.events[r.events["user"] == "alice"], r.messages[r.messages["user"] == "alice"]
         return (e[["time", "event", "device", "detail"]].values.tolist(),
                 m[["sent_at", "generation", "status"]].values.tolist())
@@ -309,7 +309,7 @@ def test_the_ea_attack_and_the_ea_paper_move_no_ea_device_loss() -> None:
         data = base | extra
         if "ea_backup_paper_lost" in extra:
             data = base | {"account": {"escrow": base["account"]["escrow"] | extra}}
-        r = Simulation(validate(data)).run()
+        r = run_scenario(validate(data))
         ea = r.devices[(r.devices["user"] == "escrow-admins") & (r.devices["kind"] == "ea")]
         return ea[["device", "added_at", "lost_at"]].values.tolist()
 

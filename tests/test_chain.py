@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from sim.model import EA_USER, Account, Argon2Cost, Crypto, DeviceKeys, User
 from sim.model.chain import (
     REQUIRED_SIGNERS,
     Chain,
@@ -25,8 +26,6 @@ from sim.model.chain import (
     TamperedLink,
     UnknownSigner,
 )
-from sim.model.crypto import Argon2Cost, Crypto, DeviceKeys
-from sim.model.protocol import EA_USER, Account, User
 
 CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)
 SIGNER_FIELDS = {"device", "by", "cosigner"}

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 import sim
 from helpers import SCENARIOS, run_file
 from sim.cli import main
-from sim.results.analysis import Result, atomic_write
+from sim.results import Result, atomic_write
 
 GOOD = "horizon: 30d\nusers:\n  - name: alice\n    devices:\n      - {name: phone}\n"
 

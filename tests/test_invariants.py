@@ -16,12 +16,22 @@ from hypothesis.stateful import (
     rule,
 )
 
-from sim.model import protocol
-from sim.model.crypto import Argon2Cost, Crypto, DecryptionFailed, DeviceKeys
-from sim.model.protocol import BACKUP, ESCROW, PHYSICAL, Account, Device, Sealed, content_binding
+from sim.model import (
+    BACKUP,
+    ESCROW,
+    PHYSICAL,
+    Account,
+    Argon2Cost,
+    Crypto,
+    DecryptionFailed,
+    Device,
+    DeviceKeys,
+    Sealed,
+    content_binding,
+)
 
 CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)
-MAIL = "mail" if "mail" in getattr(protocol, "APP_KEY", {}) else "email"
+MAIL = "mail"
 USER = "alice"
 DT = st.sampled_from([0.0, 1.0])  # several events may share a time
 
@@ -192,7 +202,7 @@ class DMEMachine(RuleBasedStateMachine):
         if keys is not None and n in self.u.boxed(target):
             box = self.u.boxes[(n, target)]
             seed = self.crypto.open_box(box.ciphertext, keys.kem,
-                                        self.u._binding(n, box.sender, target))
+                                        self.u.box_binding(n, box.sender, target))
             assert self.u.open(m, self.crypto.generation_keys(seed)) == b"window"
 
     @precondition(lambda self: bool(self._in_hand()))
@@ -347,7 +357,7 @@ class DMEMachine(RuleBasedStateMachine):
                 if (name, g) in self.checked:
                     continue
                 box = u.boxes[(g, name)]
-                seed = crypto.open_box(box.ciphertext, keys.kem, u._binding(g, box.sender, name))
+                seed = crypto.open_box(box.ciphertext, keys.kem, u.box_binding(g, box.sender, name))
                 assert u.open(self.messages[g], crypto.generation_keys(seed)) == b"gen %d" % g
                 self.checked.add((name, g))
 
@@ -369,7 +379,7 @@ class DMEMachine(RuleBasedStateMachine):
                         continue
                     try:
                         self.crypto.open_box(box.ciphertext, keys.kem,
-                                             u._binding(g, box.sender, to))
+                                             u.box_binding(g, box.sender, to))
                     except DecryptionFailed:
                         self.theft_checked.add((name, g, to))
                     else:

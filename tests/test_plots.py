@@ -1,4 +1,5 @@
-"""Sweep charts: each draws exactly the data of the table it is given."""
+"""Sweep charts: each draws exactly the data of the table it is given; the statistics
+they draw (sim.stats)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from matplotlib.container import BarContainer
 from scipy.stats import binomtest, ttest_1samp
 
-from sim import plots
+from sim import plots, stats
 from sim.cli import main
 
 HORIZON = 100.0
@@ -173,7 +174,7 @@ def test_cli_plot_not_a_sweep(tmp_path: Path) -> None:
 def test_wilson_is_scipys_wilson() -> None:
     for n in (1, 2, 7, 40):
         for k in range(n + 1):
-            assert plots.wilson(k, n) == pytest.approx(wilson(k, n), abs=1e-12)
+            assert stats.wilson(k, n) == pytest.approx(wilson(k, n), abs=1e-12)
 
 
 def test_pooled_grid_points_count_shared_histories_once() -> None:
@@ -181,21 +182,21 @@ def test_pooled_grid_points_count_shared_histories_once() -> None:
     whose outcome is the same history's gives no more information than the 20 histories."""
     reps = np.tile(np.arange(20), 3)
     hit = (reps % 4 == 0).astype(float)  # the history decides: 5 of 20
-    assert plots.effective_n(hit, reps) == pytest.approx(19.0)  # n_eff = R - 1 here
-    assert plots.effective_n(hit, np.arange(60)) == 60.0  # independent runs
+    assert stats.effective_n(hit, reps) == pytest.approx(19.0)  # n_eff = R - 1 here
+    assert stats.effective_n(hit, np.arange(60)) == 60.0  # independent runs
     pooled = pd.DataFrame({"point": np.repeat([0, 1, 2], 20), "rep": reps, "any_loss": hit.astype(bool),
                            "horizon_days": 100.0, "label": "x", "grid": "all"})
-    risk = plots.loss_risk(pooled, by="grid").iloc[0]
+    risk = stats.loss_risk(pooled, by="grid").iloc[0]
     assert (risk["n"], risk["losses"], risk["p"]) == (60, 15, 0.25)
-    assert (risk["low"], risk["high"]) == pytest.approx(plots.wilson(0.25 * 19, 19))
+    assert (risk["low"], risk["high"]) == pytest.approx(stats.wilson(0.25 * 19, 19))
     assert risk["high"] - risk["low"] > np.subtract(*wilson(15, 60)[::-1])  # wider than 60 independent runs
 
 
 def test_a_group_of_runs_with_different_horizons_is_refused(df: pd.DataFrame, tmp_path: Path) -> None:
     df.loc[df["point"] == 2, "horizon_days"] = 50.0
     with pytest.raises(ValueError, match="different horizons"):
-        plots.loss_risk(df, by="behaviour.backup_keys.count")
-    plots.loss_risk(df)  # each grid point has one horizon
+        stats.loss_risk(df, by="behaviour.backup_keys.count")
+    stats.loss_risk(df)  # each grid point has one horizon
     df.to_parquet(tmp_path / "sweep.parquet")
     r = CliRunner().invoke(main, ["plot", str(tmp_path), "--kind", "risk", "--by", "behaviour.backup_keys.count",
                                   "--out", str(tmp_path / "r.png")])
@@ -214,7 +215,7 @@ def test_median_first_loss_is_censored_at_the_horizon(df: pd.DataFrame) -> None:
     median over those 3 alone, day 20, would be wrong); 4 of 4 lost, by days 1–4: day 2."""
     from sim.cli import sweep_table
 
-    medians = [plots.median_first_loss(g) for _, g in plots.sweep_groups(df)]
+    medians = [stats.median_first_loss(g) for _, g in stats.sweep_groups(df)]
     assert medians == [None, None, 2.0]
     lines = sweep_table(df).splitlines()
     assert lines[1].split()[-3:-1] == ["day", "100"] and lines[1].split()[-4] == ">"

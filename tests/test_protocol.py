@@ -5,14 +5,25 @@ from __future__ import annotations
 
 import pytest
 
-from sim.model import protocol
-from sim.model.chain import ChainError
-from sim.model.crypto import Argon2Cost, BackupKeyError, Crypto, DecryptionFailed, DeviceKeys
-from sim.model.protocol import BACKUP, EA_USER, ESCROW, Account, ProtocolError, Sealed, User
+from sim.model import (
+    BACKUP,
+    EA_USER,
+    ESCROW,
+    Account,
+    Argon2Cost,
+    BackupKeyError,
+    ChainError,
+    Crypto,
+    DecryptionFailed,
+    DeviceKeys,
+    ProtocolError,
+    Sealed,
+    User,
+)
 
 CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)
-# the message app sealed to the email key ("mail" since APP_KEY was introduced)
-MAIL = "mail" if "mail" in getattr(protocol, "APP_KEY", {}) else "email"
+# the message app sealed to the email key (APP_KEY)
+MAIL = "mail"
 
 
 def cheap(seed: int) -> Crypto:
@@ -42,7 +53,7 @@ def thief_reads(u: User, stolen: DeviceKeys, name: str, m: Sealed) -> bool:
         if g != m.generation:
             continue
         try:
-            seed = crypto.open_box(box.ciphertext, stolen.kem, u._binding(g, box.sender, to))
+            seed = crypto.open_box(box.ciphertext, stolen.kem, u.box_binding(g, box.sender, to))
         except DecryptionFailed:
             assert to != name, "the device's own box must open with its keys"
             continue
@@ -420,7 +431,7 @@ def test_ea_revocation_rekey_and_recovery() -> None:
         if g == esc.escrow_blob.ea_generation:
             tried += 1
             with pytest.raises(DecryptionFailed):
-                acc.crypto.open_box(box.ciphertext, stolen_ea2.kem, ea._binding(g, box.sender, to))
+                acc.crypto.open_box(box.ciphertext, stolen_ea2.kem, ea.box_binding(g, box.sender, to))
     assert tried >= 2
     msgs.append(u.seal("m4", MAIL, b"m4", 12))
     # recovery still works afterwards

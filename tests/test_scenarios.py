@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from helpers import SCENARIOS, crypto_calls, device, readers, repeated, run_file, status
+from sim.model import EA_USER
+from sim.scenario import EA_BACKUP
 
 
 def test_every_included_scenario_validates() -> None:
@@ -140,8 +142,8 @@ def test_escrow_admins_lose_everything_then_member_loses_all_devices() -> None:
     r = run_file("escrow_admins_lost")
     gens = r.generations.set_index(["user", "generation"])
     # the EA device is lost on day 100, the EA backup's paper 100 days after escrow was enabled
-    assert gens.loc[("escrow-admins", 1), "lost_at"] == 110.0
-    assert device(r, "escrow-admins", "ea-backup")["lost_at"] == 110.0
+    assert gens.loc[(EA_USER, 1), "lost_at"] == 110.0
+    assert device(r, EA_USER, EA_BACKUP)["lost_at"] == 110.0
     assert (r.summary["generations_lost"], r.summary["ea_generations_lost"]) == (1, 1)
     old = r.messages[r.messages["sent_at"] < 200]
     assert len(old) and (old["status"] == "lost").all() and (old["lost_at"] == 200.0).all()
@@ -212,11 +214,11 @@ def test_no_cryptographic_operation_is_repeated() -> None:
     or a taken device's opened seeds opens nothing again), each seal, signature,
     verification and generation derivation made once. A key derived again from the same
     secret by another party (a backup string typed into a new device) is a new operation."""
-    from sim.behaviour.simulation import Simulation
+    from sim.results import run as run_scenario
     from sim.scenario import load
 
     for f in sorted(SCENARIOS.glob("*.yaml")):
         with crypto_calls() as calls:
-            ops = Simulation(load(f)).run().summary["ops"]
+            ops = run_scenario(load(f)).summary["ops"]
         assert sum(calls.values()) == sum(n for k, n in ops.items() if not k.startswith(("device_keygen", "argon2")))
         assert not repeated(calls), f"{f.name} repeats {repeated(calls)}"

@@ -13,10 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import SCENARIOS, crypto_calls, derived_again, repeated
+from sim.behaviour.record import RunRecord
 from sim.behaviour.simulation import Simulation
-from sim.behaviour.streams import STREAMS, SpawnedSeed, stream
-from sim.model.crypto import DecryptionFailed
-from sim.model.protocol import APP_KEY, PHYSICAL
+from sim.behaviour.streams import STREAMS, stream
+from sim.model import APP_KEY, PHYSICAL, DecryptionFailed
+from sim.results import build_result
+from sim.results import run as run_scenario
 from sim.scenario import Scenario, load, validate
 
 days = st.integers(min_value=0, max_value=60).map(lambda d: f"{d}d")
@@ -105,16 +107,17 @@ def timeline_events(draw: Any, data: dict[str, Any]) -> dict[str, Any]:
     return draw(st.sampled_from(events))
 
 
-def brute_force(sim: Simulation) -> dict[str, set[str]]:
+def brute_force(record: RunRecord) -> dict[str, set[str]]:
     """Every in-hand physical device tries every message with keys from its own boxes,
     derived afresh (no cache of the model is used)."""
-    crypto = sim.account.crypto
+    account = record.account
+    crypto = account.crypto
     out: dict[str, set[str]] = {}
-    for m in sim.sealed:
-        u = sim.account.users[m.user]
+    for m in (message.sealed for message in record.messages):
+        u = account.users[m.user]
         out[m.message_id] = set()
         for d in u.devices.values():
-            if d.kind != PHYSICAL or not u.in_hand(d.name) or d.keys is None:
+            if d.kind != PHYSICAL or not account.available(u.id, d.name):
                 continue
             box = u.boxes.get((m.generation, d.name))
             if box is None:
@@ -134,9 +137,9 @@ def brute_force(sim: Simulation) -> dict[str, set[str]]:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_readable_by_equals_brute_force_decryption(data: dict[str, Any]) -> None:
-    sim = Simulation(validate(data))
-    result = sim.run()
-    expected = brute_force(sim)
+    record = Simulation(validate(data)).run()
+    result = build_result(record)
+    expected = brute_force(record)
     got = {row.message_id: {x for x in str(row.readable_by or "").split(",") if x}
            for row in result.messages.itertuples()}
     assert got == expected
@@ -159,15 +162,15 @@ def test_each_copy_belongs_to_the_latest_generation_at_its_send_time(data: dict[
     that was its user's latest when it was sent, never to one before or after (one
     created at the same instant comes before a drawn send, and before or after a
     scripted one, as the timeline orders them)."""
-    sim = Simulation(validate(data))
-    messages = sim.run().messages
+    record = Simulation(validate(data)).run()
+    messages = build_result(record).messages
     assert list(messages.message_id) == [f"m{i}" for i in range(1, len(messages) + 1)]
     assert messages.sent_at.is_monotonic_increasing
     for row in messages.itertuples():
-        created = [g.created_at for g in sim.account.users[row.user].generations]
+        created = [g.created_at for g in record.account.users[row.user].generations]
         assert sum(t < row.sent_at for t in created) <= row.generation <= sum(t <= row.sent_at for t in created)
         assert row.generation >= 1
-        assert row.sent_at < sim.scenario.horizon
+        assert row.sent_at < record.scenario.horizon
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -176,66 +179,38 @@ def test_no_cryptographic_operation_is_repeated_in_random_histories(data: dict[s
     """With escrow, backup keys, losses, thefts and every adversary in play, no box or
     message is opened twice with one key and nothing is sealed, signed, verified or
     derived twice: the counters the benchmarks' floor prices are all needed."""
-    sim = Simulation(validate(data))
+    simulation = Simulation(validate(data))
     with crypto_calls() as calls:
-        sim.run()
+        record = simulation.run()
+        build_result(record)
     assert not repeated(calls)
-    assert not derived_again(sim, calls)  # nor an adversary what the device it took derived
+    assert not derived_again(record.adversaries, calls)  # nor an adversary what the device it took derived
 
 
 def freed_when_dropped(scenario: Scenario) -> bool:
-    """Run ``scenario`` with the cyclic garbage collector off: does dropping the finished
-    simulation free its account (and every key in it) at once?"""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        sim = Simulation(scenario)
-        sim.run()
-        account = weakref.ref(sim.account)
-        del sim
-        return account() is None
-    finally:
-        if paused:
-            gc.enable()
+    """Run ``scenario`` and drop everything of it: after a garbage collection, is its
+    account (and every key in it) gone?"""
+    record = Simulation(scenario).run()
+    build_result(record)
+    account = weakref.ref(record.account)
+    del record
+    gc.collect()
+    return account() is None
 
 
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_a_finished_run_is_freed_when_dropped(path: Path) -> None:
-    """No reference cycle keeps a finished run: a sweep frees each replication as it
-    ends, instead of holding them all until a full garbage collection."""
+    """Nothing outside a run keeps it: a sweep frees each replication once it is done."""
     assert freed_when_dropped(load(path))
-
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenarios())
-def test_a_finished_random_history_is_freed_when_dropped(data: dict[str, Any]) -> None:
-    assert freed_when_dropped(validate(data))
 
 
 @settings(max_examples=10, deadline=None)
 @given(scenarios(), st.integers(0, 3))
 def test_same_seed_and_rep_same_tables(data: dict[str, Any], rep: int) -> None:
     s = validate(data)
-    a, b = Simulation(s, rep=rep).run(), Simulation(s, rep=rep).run()
+    a, b = run_scenario(s, rep=rep), run_scenario(s, rep=rep)
     assert a.messages.equals(b.messages) and a.events.equals(b.events)
     assert a.summary == b.summary
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.integers(0, 2**130), st.lists(st.integers(0, 2**100), max_size=6),
-       st.sampled_from([(4, np.uint64), (8, np.uint32), (3, np.uint32), (1, np.uint64)]))
-def test_streams_are_numpys_seed_sequence_bit_for_bit(seed: int, key: list[int], words: tuple[int, Any]) -> None:
-    """A stream's seeding (Python integers, see sim.behaviour.streams) gives numpy's own state words,
-    so every draw is the one ``SeedSequence(seed, spawn_key=...)`` would give."""
-    ours, numpys = SpawnedSeed(seed, tuple(key)), np.random.SeedSequence(seed, spawn_key=tuple(key))
-    assert ours.pool == numpys.pool.tolist()
-    n, dtype = words
-    mine = ours.generate_state(n, dtype)
-    assert mine.dtype == dtype and mine.tolist() == numpys.generate_state(n, dtype).tolist()
-    if key:
-        a = np.random.Generator(np.random.PCG64(numpys))
-        b = np.random.Generator(np.random.PCG64(ours))  # type: ignore[arg-type]
-        assert a.random(5).tolist() == b.random(5).tolist()
 
 
 def test_a_named_stream_is_the_documented_seed_sequence() -> None:

@@ -22,11 +22,20 @@ from click.testing import CliRunner
 
 import sim
 from helpers import SCENARIOS
-from sim.behaviour.simulation import Simulation
-from sim.cli import main
-from sim.plots import loss_risk, risk_curve
+from sim.cli import main, parse_vary
+from sim.results import FolderError
+from sim.results import run as run_scenario
 from sim.scenario import MAX_SEED, ScenarioError, apply_overrides, load, read_yaml, validate
-from sim.sweeps import runner
+from sim.stats import loss_risk, risk_curve
+from sim.sweeps import (
+    SweepError,
+    default_batch_size,
+    local_cluster,
+    read_sweep,
+    read_traces,
+    runner,
+)
+from sim.sweeps.table import point_label
 
 RISK = SCENARIOS / "risk_policy.yaml"
 # small and quick: one year, two backup policies, four replications each
@@ -80,7 +89,7 @@ def test_rows_are_the_replications_of_sim_run(serial: pd.DataFrame) -> None:
     for _, row in serial.iloc[[0, 3, 6]].iterrows():
         s = validate(apply_overrides(data, {"behaviour.backup_keys.count": int(row["behaviour.backup_keys.count"]),
                                             "horizon": "1y"}))
-        summary = Simulation(s, None, int(row["rep"])).run().summary
+        summary = run_scenario(s, None, int(row["rep"])).summary
         assert row["seed"] == s.seed == summary["seed"]
         for key in ("messages", "lost", "fraction_lost", "any_loss", "generations_lost"):
             assert row[key] == summary[key], key
@@ -112,12 +121,12 @@ def test_mapping_values_are_written_as_yaml_text() -> None:
 
 
 def test_parse_vary() -> None:
-    assert runner.parse_vary(["a.b=0,1,2", "c={exp: 1d},{uniform: [1d, 2d]}", "d=[1d, 2d]", "e=yes,off"]) == {
+    assert parse_vary(["a.b=0,1,2", "c={exp: 1d},{uniform: [1d, 2d]}", "d=[1d, 2d]", "e=yes,off"]) == {
         "a.b": [0, 1, 2], "c": [{"exp": "1d"}, {"uniform": ["1d", "2d"]}], "d": ["1d", "2d"],
         "e": [True, False]}
     for bad in ("nothing", "a=", "=1"):
-        with pytest.raises(runner.SweepError):
-            runner.parse_vary([bad])
+        with pytest.raises(SweepError):
+            parse_vary([bad])
 
 
 def test_seeds_are_kept_as_given_or_refused() -> None:
@@ -125,17 +134,17 @@ def test_seeds_are_kept_as_given_or_refused() -> None:
     is refused (it used to be written as a negative number)."""
     assert sim.sweep(SAFE, reps=1, seed=MAX_SEED)["seed"].tolist() == [MAX_SEED]
     for seed in (MAX_SEED + 1, 2**64, -1):
-        with pytest.raises(runner.SweepError, match=f"^seed must be 0 to {MAX_SEED}, found {seed}$"):
+        with pytest.raises(SweepError, match=f"^seed must be 0 to {MAX_SEED}, found {seed}$"):
             sim.sweep(SAFE, reps=1, seed=seed)
 
 
 def test_bad_grid_is_one_clear_error() -> None:
-    with pytest.raises(runner.SweepError, match=r"^--vary users\.0\.devices\.0\.online=sometimes: "
+    with pytest.raises(SweepError, match=r"^--vary users\.0\.devices\.0\.online=sometimes: "
                                                 r"Input should be 'always'"):
         sim.sweep(SAFE, reps=1, vary={"users.0.devices.0.online": ["daily", "sometimes"]})
-    with pytest.raises(runner.SweepError, match=r"^--vary users\.3\.name: no list item '3'"):
+    with pytest.raises(SweepError, match=r"^--vary users\.3\.name: no list item '3'"):
         sim.sweep(SAFE, reps=1, vary={"users.3.name": ["x"]})
-    with pytest.raises(runner.SweepError, match="--seed"):
+    with pytest.raises(SweepError, match="--seed"):
         sim.sweep(SAFE, reps=1, vary={"seed": [1, 2]})
 
 
@@ -234,7 +243,7 @@ def test_local_cluster_runs_without_what_a_sweep_does_not_need() -> None:
         return ("profile" in dask_worker.periodic_callbacks, dask_worker.memory_manager.memory_monitor_interval,
                 dask_worker.periodic_callbacks["monitor"].callback_time)
 
-    with runner.local_cluster() as cluster, distributed.Client(cluster) as client:
+    with local_cluster() as cluster, distributed.Client(cluster) as client:
         assert list(client.run(worker).values()) == [(False, 1, 1000), (False, 1, 1000)]
         assert "stealing" not in client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.extensions))
 
@@ -252,16 +261,16 @@ def test_labels_tell_apart_paths_that_end_alike() -> None:
             "behaviour.backup_keys.count": [0, 1]}
     point = {"users.0.devices.0.online": "weekly", "users.1.devices.0.online": "daily",
              "behaviour.backup_keys.count": 1}
-    assert runner._label(point, vary) == "devices.0.online=weekly, backup_keys.count=1"  # what varies
+    assert point_label(point, vary) == "devices.0.online=weekly, backup_keys.count=1"  # what varies
     vary["users.1.devices.0.online"].append("rare")
-    assert runner._label(point, vary) == ("users.0.devices.0.online=weekly, users.1.devices.0.online=daily, "
+    assert point_label(point, vary) == ("users.0.devices.0.online=weekly, users.1.devices.0.online=daily, "
                                           "backup_keys.count=1")
 
 
 @pytest.mark.parametrize(("total", "workers", "size"), [(24, 2, 1), (100, 2, 4), (100, 1, 7), (5000, 2, 20), (3, 8, 1)])
 def test_default_batches_keep_every_worker_busy_to_the_end(total: int, workers: int, size: int) -> None:
     """About 16 tasks per worker (so a worker finishing early takes the next), at most 20 reps each."""
-    assert runner.default_batch_size(total, workers) == size
+    assert default_batch_size(total, workers) == size
 
 
 def test_outputs_and_manifest(serial: pd.DataFrame, tmp_path: Path) -> None:
@@ -276,7 +285,7 @@ def test_outputs_and_manifest(serial: pd.DataFrame, tmp_path: Path) -> None:
     assert len(m["points"]) == 2 and m["points"][1]["overrides"] == {"behaviour.backup_keys.count": 2,
                                                                       "horizon": "1y"}
     assert len(m["scenario_hash"]) == 16 and {"dmesim", "numpy", "pandas"} <= set(m["versions"])
-    traces = runner.read_traces(tmp_path)
+    traces = read_traces(tmp_path)
     assert traces.groupby("run_id").size().to_dict() == dict(zip(serial["run_id"], serial["messages"],
                                                                   strict=True))
     lost = traces[traces["status"] == "lost"].groupby("run_id").size()
@@ -292,12 +301,12 @@ def test_traces_do_not_depend_on_the_batch_size(tmp_path: Path) -> None:
     assert sim.sweep(RISK, **kw, out=tmp_path / "default", traces=True)["lost"].gt(0).tolist() == \
         [True, False, False, False, True, False]
     sim.sweep(RISK, **kw, out=tmp_path / "three", traces=True, batch_size=3)
-    default, three = runner.read_traces(tmp_path / "default"), runner.read_traces(tmp_path / "three")
+    default, three = read_traces(tmp_path / "default"), read_traces(tmp_path / "three")
     assert default.equals(three) and default["lost_at"].dtype == "float64"
 
 
 def test_traces_need_an_output_folder() -> None:
-    with pytest.raises(runner.SweepError, match="out="):
+    with pytest.raises(SweepError, match="out="):
         sim.sweep(SAFE, reps=1, traces=True)
 
 
@@ -323,7 +332,7 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def test_resume_after_interruption_repeats_and_loses_nothing(serial: pd.DataFrame, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    real_write, written = runner._write_shard, []
+    real_write, written = runner.write_shard, []
 
     def write_then_die(out: Path, task: Any, *args: Any) -> None:
         if len(written) == 2:
@@ -331,16 +340,16 @@ def test_resume_after_interruption_repeats_and_loses_nothing(serial: pd.DataFram
         real_write(out, task, *args)
         written.append(task)
 
-    monkeypatch.setattr(runner, "_write_shard", write_then_die)
+    monkeypatch.setattr(runner, "write_shard", write_then_die)
     with pytest.raises(Interrupted):
         sim.sweep(RISK, **SMALL, out=tmp_path, batch_size=3)
     assert len(list((tmp_path / "shards").glob("*.parquet"))) == 2
     assert not (tmp_path / "sweep.parquet").exists()
-    partial = runner.read_sweep(tmp_path)  # batches of one grid point: reps 0-2 and 3 of point 0
+    partial = read_sweep(tmp_path)  # batches of one grid point: reps 0-2 and 3 of point 0
     assert partial[["point", "rep"]].values.tolist() == [[0, 0], [0, 1], [0, 2], [0, 3]]
 
-    monkeypatch.setattr(runner, "_write_shard", real_write)
-    with pytest.raises(runner.SweepError, match="not empty; add --resume"):
+    monkeypatch.setattr(runner, "write_shard", real_write)
+    with pytest.raises(SweepError, match="not empty; add --resume"):
         sim.sweep(RISK, **SMALL, out=tmp_path, batch_size=3)
     ran = counting(monkeypatch)
     df = sim.sweep(RISK, **SMALL, out=tmp_path, resume=True, batch_size=3)
@@ -376,7 +385,7 @@ def test_a_damaged_shard_stops_the_resume_before_anything_is_removed(serial: pd.
     shard = sorted((tmp_path / "shards").glob("*.parquet"))[1]
     shard.write_bytes(b"junk")
     table = (tmp_path / "sweep.parquet").read_bytes()
-    with pytest.raises(runner.FolderError, match=f"{shard}: not a readable shard"):
+    with pytest.raises(FolderError, match=f"{shard}: not a readable shard"):
         sim.sweep(RISK, **SMALL, out=tmp_path, resume=True)
     assert (tmp_path / "sweep.parquet").read_bytes() == table and (tmp_path / "sweep.csv").exists()
     shard.unlink()  # as the message says: delete it and resume
@@ -393,20 +402,20 @@ def test_resume_drops_traces_of_unsaved_batches(serial: pd.DataFrame, tmp_path: 
     sim.sweep(RISK, **SMALL, out=tmp_path, traces=True, resume=True, batch_size=1)
     names = lambda d: sorted(p.name for p in (tmp_path / d).glob("*.parquet"))  # noqa: E731
     assert names("traces") == names("shards") and len(names("shards")) == 5
-    traces = runner.read_traces(tmp_path)
+    traces = read_traces(tmp_path)
     assert not traces.duplicated(["point", "rep", "message_id"]).any()
     assert traces.groupby("run_id").size().sum() == serial["messages"].sum()
 
 
 def test_resume_refuses_a_different_sweep(tmp_path: Path) -> None:
     sim.sweep(SAFE, reps=1, out=tmp_path)
-    with pytest.raises(runner.SweepError, match="different --vary grid"):
+    with pytest.raises(SweepError, match="different --vary grid"):
         sim.sweep(SAFE, reps=1, vary={"horizon": ["30d"]}, out=tmp_path, resume=True)
-    with pytest.raises(runner.SweepError, match="different --vary grid"):  # the same scenario, another column
+    with pytest.raises(SweepError, match="different --vary grid"):  # the same scenario, another column
         sim.sweep(SAFE, reps=1, vary={"horizon": [SAFE["horizon"]]}, out=tmp_path, resume=True)
-    with pytest.raises(runner.SweepError, match="different seed"):
+    with pytest.raises(SweepError, match="different seed"):
         sim.sweep(SAFE, reps=1, seed=3, out=tmp_path, resume=True)
-    with pytest.raises(runner.SweepError, match="different scenario"):
+    with pytest.raises(SweepError, match="different scenario"):
         sim.sweep(DOOMED, reps=1, out=tmp_path, resume=True)
 
 
@@ -483,7 +492,7 @@ def test_killed_sweep_resumes_without_loss_or_repeat(serial: pd.DataFrame, tmp_p
         time.sleep(0.005)
     proc.kill()
     proc.wait()
-    saved = len(runner.read_sweep(out))
+    saved = len(read_sweep(out))
     assert 2 <= saved < 8 and not (out / "sweep.parquet").exists()
     code, stdout, _ = cli(*args, "--resume")
     assert code == 0 and f"ran {8 - saved} replications ({saved} reused from earlier shards)" in stdout
@@ -525,7 +534,7 @@ def test_a_bad_command_line_value_is_blamed_on_vary(tmp_path: Path) -> None:
 
 
 def test_a_grid_point_bad_only_in_combination_is_named() -> None:
-    with pytest.raises(runner.SweepError, match=r"^--vary: grid point \{users\.0\.devices\.0\.fate: \{lost: 0d\}, "
+    with pytest.raises(SweepError, match=r"^--vary: grid point \{users\.0\.devices\.0\.fate: \{lost: 0d\}, "
                                                 r"users\.0\.devices\.0\.replacement: \{after: 0d\}\}: "
                                                 r"users\[0\]\.devices\[0\]: replacement: with the fate and the "
                                                 "replacement both after 0 days"):
@@ -554,11 +563,11 @@ def test_an_unreachable_scheduler_leaves_nothing_behind(tmp_path: Path, monkeypa
 
     @contextmanager
     def unreachable(*args: Any) -> Any:
-        raise runner.SweepError("cannot reach the dask scheduler tcp://nowhere:8786: timed out")
+        raise SweepError("cannot reach the dask scheduler tcp://nowhere:8786: timed out")
         yield
 
     out = tmp_path / "x"
-    monkeypatch.setattr(runner, "_executor", unreachable)
+    monkeypatch.setattr(runner, "executor_for", unreachable)
     code, _, err = cli("sweep", str(RISK), "--reps", "1", "--vary", "horizon=30d",
                        "--scheduler", "tcp://nowhere:8786", "--out", str(out))
     assert code == 2 and "cannot reach the dask scheduler" in err
@@ -578,12 +587,12 @@ def test_resume_with_the_seed_actually_used(tmp_path: Path, monkeypatch: pytest.
     ran = counting(monkeypatch)
     df = sim.sweep(SAFE, reps=2, seed=0, out=tmp_path, resume=True)  # the same seed, spelled out
     assert len(df) == 2 and ran == []
-    with pytest.raises(runner.SweepError, match=r"different seed \(0, not 3\)"):
+    with pytest.raises(SweepError, match=r"different seed \(0, not 3\)"):
         sim.sweep(SAFE, reps=2, seed=3, out=tmp_path, resume=True)
     # a sweep of an earlier format drew other histories: resuming it would mix them
     m = json.loads((tmp_path / "manifest.json").read_text())
     (tmp_path / "manifest.json").write_text(json.dumps(m | {"dmesim_sweep": 1, "seed": None}))
-    with pytest.raises(runner.SweepError, match=r"earlier dmesim \(format 1, now 2\)"):
+    with pytest.raises(SweepError, match=r"earlier dmesim \(format 1, now 2\)"):
         sim.sweep(SAFE, reps=4, out=tmp_path, resume=True)
     assert ran == []
 
@@ -593,7 +602,7 @@ def test_resume_never_drops_replications(tmp_path: Path, monkeypatch: pytest.Mon
     f.write_text(yaml.safe_dump(SAFE))
     full = sim.sweep(f, reps=4, out=out)
     table = (out / "sweep.parquet").read_bytes()
-    with pytest.raises(runner.SweepError, match="holds a sweep of 4 replications per grid point; resume with "
+    with pytest.raises(SweepError, match="holds a sweep of 4 replications per grid point; resume with "
                                                 "--reps 4 or more"):
         sim.sweep(f, reps=2, out=out, resume=True)
     assert (out / "sweep.parquet").read_bytes() == table
@@ -629,12 +638,12 @@ def test_a_file_in_shards_that_is_no_shard_is_named(tmp_path: Path) -> None:
     problem = f"{foreign}: not a shard of this sweep (no column run_id, point, rep, seed, label; delete it"
     code, stdout, err = cli("plot", str(tmp_path), "--out", str(tmp_path / "r.png"))
     assert code == 2 and err.count("\n") == 1 and err.startswith(f"dmesim: {problem}"), err
-    with pytest.raises(runner.FolderError, match=re.escape(problem)):
+    with pytest.raises(FolderError, match=re.escape(problem)):
         sim.sweep(SAFE, reps=2, out=tmp_path, resume=True)
     shutil.copytree(tmp_path / "shards", tmp_path / "traces")  # summary shards are no message tables
-    with pytest.raises(runner.FolderError, match="traces/p00000-r0000000-0000000.parquet: not a shard of "
+    with pytest.raises(FolderError, match="traces/p00000-r0000000-0000000.parquet: not a shard of "
                                                  "this sweep \\(no column message_id"):
-        runner.read_traces(tmp_path)
+        read_traces(tmp_path)
     foreign.unlink()
     assert len(sim.sweep(SAFE, reps=2, out=tmp_path, resume=True)) == 2
 
@@ -658,7 +667,7 @@ def test_resume_refuses_shards_without_a_manifest(tmp_path: Path) -> None:
     sim.sweep(SAFE, reps=1, out=tmp_path)
     for name in ("manifest.json", "sweep.parquet", "sweep.csv"):
         (tmp_path / name).unlink()
-    with pytest.raises(runner.SweepError, match="manifest.json is missing"):
+    with pytest.raises(SweepError, match="manifest.json is missing"):
         sim.sweep(SAFE, reps=1, out=tmp_path, resume=True)
 
 

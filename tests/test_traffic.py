@@ -9,8 +9,8 @@ import pytest
 
 from helpers import SCENARIOS
 from sim.behaviour import streams
-from sim.behaviour.simulation import Simulation
 from sim.behaviour.traffic import send_times
+from sim.results import run as run_scenario
 from sim.scenario import Stream, load, validate
 
 
@@ -39,7 +39,7 @@ def test_mail_reaches_a_recipient_only_once_they_have_a_device() -> None:
             {"name": "b", "devices": [{"name": "p", "joins_at": "45d"},
                                       {"name": "q", "joins_at": "70d"}]},
         ]})
-    m = Simulation(s).run().messages
+    m = run_scenario(s).messages
     rows = list(m[["message_id", "user", "sender", "sent_at", "generation"]].itertuples(index=False, name=None))
     before = [r for r in rows if r[3] < 45]
     assert [(r[1], r[3]) for r in before] == [("a", t) for t in (10.0, 20.0, 30.0, 40.0)]
@@ -59,7 +59,7 @@ def test_a_story_without_chance_makes_no_random_stream(monkeypatch: pytest.Monke
     real = streams.stream
     monkeypatch.setattr(streams, "stream", lambda *a: made.append(a) or real(*a))
     for name in ("help_article", "only_device_lost", "ea_compromise", "late_backup"):
-        Simulation(load(SCENARIOS / f"{name}.yaml")).run()
+        run_scenario(load(SCENARIOS / f"{name}.yaml"))
     assert made == []
-    Simulation(load(SCENARIOS / "quickstart.yaml")).run()
+    run_scenario(load(SCENARIOS / "quickstart.yaml"))
     assert "traffic" in {a[2] for a in made}

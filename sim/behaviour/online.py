@@ -1,4 +1,5 @@
-"""When a device is online: a lazily drawn schedule of sessions.
+"""Online sessions (docs/model.md, *Behaviour*): when a device is online, a lazily drawn
+schedule of sessions.
 
 Sessions are drawn from the device's own stream only as far as someone asks,
 so a device that nobody waits for costs no simulation events. Scripted
@@ -69,6 +70,3 @@ class OnlineSchedule:
                     continue
                 return max(s, t)
             self._draw_until(self._frontier)
-
-    def online_at(self, t: float) -> bool:
-        return self.next_online(t) == t

@@ -1,4 +1,5 @@
-"""Message traffic: when each person sends, and which generation each copy belongs to.
+"""Message traffic (docs/model.md, *Messages*): when each person sends, and which
+generation each copy belongs to.
 
 Sending changes nothing in the protocol's state, so drawn traffic needs no simulation
 events: each person's send times for an app are drawn for the whole horizon at once
@@ -12,15 +13,13 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..model import User
 from ..scenario import Dist, Fixed, Stream
-
-if TYPE_CHECKING:
-    from ..model import User
-    from .behaviour import Person
+from .people import Person
+from .record import Send
 
 APPS = ("voicemail", "mail")  # the order of a person's streams and of ties between apps
 _BLOCK = 64  # gaps drawn per block
@@ -80,14 +79,10 @@ def copies(sender: str, app: str, times: list[float], to: list[str | None],
     return at, user, gen
 
 
-def drawn(people: Iterable[Person], users: dict[str, User], horizon: float) -> list[list[Any]]:
-    """Columns (time, user, generation, app, sender) of every copy the people's drawn
-    traffic sends before ``horizon``: person by person, app by app, in send order."""
-    at: list[float] = []
-    user: list[str] = []
-    gen: list[int] = []
-    app: list[str] = []
-    sender: list[str] = []
+def drawn(people: Iterable[Person], users: dict[str, User], horizon: float) -> list[Send]:
+    """Every copy the people's drawn traffic sends before ``horizon``: person by person,
+    app by app, in send order."""
+    sends: list[Send] = []
     for person in people:
         for a, name in enumerate(APPS):
             spec = getattr(person.traffic, name)
@@ -96,10 +91,6 @@ def drawn(people: Iterable[Person], users: dict[str, User], horizon: float) -> l
             rng = partial(person.rng, "traffic", a)  # the person's stream for the app, made on first use
             times = send_times(spec.every, rng, horizon)
             to = recipients(name, spec, rng, len(times))
-            t, u, g = copies(person.name, name, times, to, users)
-            at += t
-            user += u
-            gen += g
-            app += [name] * len(t)
-            sender += [person.name] * len(t)
-    return [at, user, gen, app, sender]
+            at, user, gen = copies(person.name, name, times, to, users)
+            sends += map(Send, at, user, gen, [name] * len(at), [person.name] * len(at))
+    return sends

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from .account import Account
 from .chain import Chain
 from .crypto import Crypto, DecryptionFailed, DeviceKeys, GenerationKeys, fingerprint
-from .protocol import BACKUP, EA_USER, ESCROW, PHYSICAL, Account, Box, ProtocolError, Sealed, User
+from .records import BACKUP, EA_USER, ESCROW, PHYSICAL, Box, ProtocolError, Sealed
+from .user import User, device_body
 
 
 @dataclass
@@ -121,7 +123,7 @@ class Adversaries:
         real = u.devices[device]
         fork = u.chain.fork(real.seq - 1)
         keys = self.account.crypto.new_device_keys()
-        body = u._device_body(device, PHYSICAL, keys)
+        body = device_body(device, PHYSICAL, keys)
         fork.append(fork.make("device_add", body, {device: keys.signing}))
         self.forks[(user, device)] = f = Fork(user, device, fork, keys)
         self.account.log.add(at, user, "mitm_fork", device, detail="server shows a forked chain")
@@ -141,7 +143,7 @@ class Adversaries:
         u = self.account.users[fork.user]
         del self.forks[(fork.user, fork.device)]
         real_fp, fork_fp = self.fingerprints(fork)
-        signer = u._signer(approver)
+        signer = u.signer(approver)
         if checked and real_fp != fork_fp:
             fork.chain.append(fork.chain.make(
                 "device_revoke", {"by": approver, "revoked": [fork.device]}, signer))
@@ -154,7 +156,7 @@ class Adversaries:
         adv = Adversary(f"mitm:{fork.user}/{fork.device}", "mitm", fork.user, at, fork.keys, fork.device)
         for g, seed in sorted(known.items()):
             ct = self.account.crypto.seal_box(seed, fork.keys.kem_public,
-                                              u._binding(g, approver, fork.device))
+                                              u.box_binding(g, approver, fork.device))
             adv.extra_boxes.append(Box(g, approver, fork.device, ct, at))
         self._add(adv)
         self.account.log.add(at, fork.user, "mitm_approved", fork.device,
@@ -175,7 +177,7 @@ class Adversaries:
             if k not in self._opened:
                 try:
                     self._opened[k] = self.account.crypto.open_box(
-                        box.ciphertext, keys.kem, u._binding(box.generation, box.sender, device))
+                        box.ciphertext, keys.kem, u.box_binding(box.generation, box.sender, device))
                 except DecryptionFailed:
                     self._opened[k] = None  # sealed to a key these are not
             seed = self._opened[k]
@@ -188,8 +190,7 @@ class Adversaries:
         whose keys it holds opened itself (a stolen device, a leaked backup, an EA device:
         the device's own ``known``, kept even after the device erases it) comes with it."""
         acc = self.account
-        u = acc.ea if adv.user == EA_USER else acc.users[adv.user]
-        assert u is not None
+        u = acc.find(adv.user)
         opened = self._open_all(u, adv.keys, adv.device, u.boxes_to(adv.device) + adv.extra_boxes, adv.known)
         seeds = {(adv.user, g): s for g, s in opened.items()}
         if adv.kind != "ea_compromise":
@@ -255,8 +256,7 @@ class Adversaries:
             held.setdefault(user, []).append(g)
         ends: list[float | None] = []
         for user, gens in held.items():
-            u = self.account.ea if user == EA_USER else self.account.users[user]
-            assert u is not None
+            u = self.account.find(user)
             current = [gen for gen in u.generations if gen.created_at <= adv.since][-1:]
             in_force = current + [gen for gen in u.generations if gen.created_at > adv.since]
             end: float | None = adv.since  # holding none of them, it reads no new data

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from functools import cached_property
+from typing import Any
 
 import orjson
 
@@ -79,23 +80,6 @@ ADDS_DEVICE = {"root", "account_root", "device_add", "device_add_and_approve"}
 SIGNED_BY_NEW_KEY = ADDS_DEVICE | {"device_key_rotate"}  # the key the link brings signs it
 
 
-T = TypeVar("T")
-
-
-class once(Generic[T]):
-    """A value computed on first use and kept on the instance: ``functools.cached_property``
-    without the lock it takes on each first use in CPython 3.11 (twice per link)."""
-
-    def __init__(self, fn: Callable[[Any], T]) -> None:
-        self.fn, self.name = fn, fn.__name__
-
-    def __get__(self, obj: Any, owner: type | None = None) -> T:
-        if obj is None:  # read from the class: the descriptor itself
-            return self  # type: ignore[return-value]
-        value = obj.__dict__[self.name] = self.fn(obj)
-        return value
-
-
 def _canonical(obj: Any) -> bytes:
     """Canonical JSON: sorted keys, no spaces, UTF-8 (orjson: a tenth of the ``json``
     module's time on a link, which matters as every link is encoded twice)."""
@@ -112,7 +96,7 @@ class Link:
     body: dict[str, Any]
     signatures: dict[str, str] = field(default_factory=dict)
 
-    @once
+    @cached_property
     def payload(self) -> bytes:
         """What signers sign: everything but the signatures. Copied to its length, as the
         link keeps it: orjson's own bytes hold a buffer of at least 4 KiB."""
@@ -123,7 +107,7 @@ class Link:
         """Canonical JSON of the whole link: sorted keys put "signatures" last."""
         return self.payload[:-1] + b',"signatures":' + _canonical(self.signatures) + b"}"
 
-    @once
+    @cached_property
     def hash(self) -> bytes:
         # BLAKE2b is CPython's own: no OpenSSL context to fetch per link, as SHA-256 has
         return hashlib.blake2b(self.encode(), digest_size=32).digest()

@@ -1,5 +1,6 @@
-"""Real cryptography for the simulator: device keys, per-user-key generations,
-boxes, content seals, backup-key strings and fingerprints.
+"""Real cryptography for the simulator (PROTOCOL.md §2 Keys, the backup-key strings of §4,
+the fingerprints of §6): device keys, per-user-key generations, boxes, content seals,
+backup-key strings and fingerprints.
 
 Everything here uses the ``cryptography`` package (plus ``reedsolo`` for the
 backup-key code). Key material is drawn from the replication's key entropy by
@@ -60,16 +61,16 @@ class Argon2Cost:
 class KemPrivate:
     """An HPKE recipient key: X25519, or ML-KEM-768 + X25519 when ``hybrid``."""
 
-    __slots__ = ("hybrid", "suite", "_key", "public")
+    __slots__ = ("hybrid", "suite", "key", "public")
 
     def __init__(self, x25519_seed: bytes, mlkem_seed: bytes | None) -> None:
         xk = x25519.X25519PrivateKey.from_private_bytes(x25519_seed)
         if mlkem_seed is None:
-            self._key: object = xk
+            self.key: object = xk
             self.public = KemPublic(xk.public_key(), None)
         else:
             mk = mlkem.MLKEM768PrivateKey.from_seed_bytes(mlkem_seed)
-            self._key = hpke.MLKEM768X25519PrivateKey(mk, xk)
+            self.key = hpke.MLKEM768X25519PrivateKey(mk, xk)
             self.public = KemPublic(xk.public_key(), mk.public_key())
         self.hybrid, self.suite = self.public.hybrid, self.public.suite
 
@@ -164,7 +165,7 @@ def decode_backup_key(text: str) -> tuple[str, bytes]:
     corrected, including one outside the alphabet (such as U), read as an erasure. Anything else raises :class:`BackupKeyError`,
     except, rarely (about 2^-22 for a random pair of typos), two wrong characters that spell
     another valid string: its secret is returned, and the chain check
-    (:meth:`~sim.protocol.Account.backup_keys`) refuses it as not the backup's key.
+    (:meth:`~sim.model.account.Account.backup_keys`) refuses it as not the backup's key.
     """
     chars = "".join(text.split()).replace("-", "").upper()
     if len(chars) != 32:
@@ -275,7 +276,7 @@ class Crypto:
     def hpke_open(self, op: str, ciphertext: bytes, key: KemPrivate, info: bytes) -> bytes:
         self.ops[op + "_pq" if key.hybrid else op] += 1
         try:
-            return key.suite.decrypt(ciphertext, key._key, info=info)  # type: ignore[arg-type]
+            return key.suite.decrypt(ciphertext, key.key, info=info)  # type: ignore[arg-type]
         except (InvalidTag, ValueError) as exc:
             raise DecryptionFailed(str(exc) or type(exc).__name__) from None
 

@@ -1,9 +1,15 @@
-"""Results of a replication, read from its record: tables, summary, explanations, files."""
+"""Results of a replication, read from its run record alone: tables, summary,
+explanations, files. :func:`run` simulates one history and reads its results."""
 
 from pathlib import Path
 
+from ..behaviour import Simulation
 from ..scenario import Scenario, load
-from .analysis import COLUMNS, TABLES, FolderError, Result, atomic_write, build_result, explain
+from .build import build_result
+from .explain import explain
+from .files import FolderError, atomic_write
+from .result import Result
+from .tables import COLUMNS, TABLES
 
 __all__ = ["COLUMNS", "TABLES", "FolderError", "Result", "atomic_write", "build_result", "explain",
            "run"]
@@ -11,8 +17,6 @@ __all__ = ["COLUMNS", "TABLES", "FolderError", "Result", "atomic_write", "build_
 
 def run(scenario: Scenario | str | Path, seed: int | None = None, rep: int = 0) -> Result:
     """Simulate one history of ``scenario`` (a model or a YAML path) and read its results."""
-    from ..behaviour.simulation import Simulation
-
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
-    return Simulation(scenario, seed, rep).run()
+    return build_result(Simulation(scenario, seed, rep).run())

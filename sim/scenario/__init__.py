@@ -1,37 +1,57 @@
-"""Scenario files: their schema, their checks, and reading them with one-line errors."""
+"""Scenario files: their schema, their checks, and reading them with one-line errors.
 
+``durations``   durations with units and the distributions of random durations
+``schema``      the pydantic models of the YAML, the scenario hash, the JSON Schema
+``checks``      ScenarioError; pydantic's errors as one line; the semantic checks
+``files``       reading YAML with line and column errors; dotted-path overrides
+``sweep_grid`` the sweep grid: every combination of the values of sweep.vary
+``loading``     load() and validate(): a file, its overrides, its grid
+
+Other layers import from here, not from the modules.
+"""
+
+from .checks import ScenarioError
+from .durations import Dist, Exp, Fixed, LogNormal, Normal, Uniform, duration_text, parse_duration
+from .files import apply_overrides, flow_yaml, parse_yaml, read_yaml
+from .loading import load, validate
 from .schema import (
+    ACTIONS,
     EA_BACKUP,
+    ESCROW_DEVICE,
+    MAX_DEVICES,
     MAX_SEED,
+    AccountSpec,
+    Admin,
+    AdversarySpec,
+    Approval,
+    Argon2CostSpec,
+    BackupKeys,
     Behaviour,
+    Chance,
     DeviceSpec,
-    Dist,
+    Escrow,
+    EscrowEnrolment,
     Event,
-    Fixed,
-    GridError,
-    Normal,
+    Fate,
+    Replacement,
+    Revocation,
     Scenario,
-    ScenarioError,
     Sessions,
     Stream,
+    SweepSpec,
     Traffic,
-    apply_overrides,
-    duration_text,
-    flow_yaml,
-    grid,
-    grid_scenarios,
+    UserSpec,
     json_schema,
-    load,
-    parse_duration,
-    parse_yaml,
-    read_yaml,
     scenario_hash,
-    validate,
 )
+from .sweep_grid import GridError, grid, grid_scenarios
 
 __all__ = [
-    "EA_BACKUP", "MAX_SEED", "Behaviour", "DeviceSpec", "Dist", "Event", "Fixed", "GridError",
-    "Normal", "Scenario", "ScenarioError", "Sessions", "Stream", "Traffic", "apply_overrides",
-    "duration_text", "flow_yaml", "grid", "grid_scenarios", "json_schema", "load",
-    "parse_duration", "parse_yaml", "read_yaml", "scenario_hash", "validate",
+    "ACTIONS", "EA_BACKUP", "ESCROW_DEVICE", "MAX_DEVICES", "MAX_SEED", "AccountSpec", "Admin",
+    "AdversarySpec", "Approval", "Argon2CostSpec", "BackupKeys", "Behaviour", "Chance", "DeviceSpec",
+    "Dist", "Escrow", "EscrowEnrolment", "Event", "Exp", "Fate", "Fixed", "GridError", "LogNormal",
+    "Normal", "Replacement", "Revocation", "Scenario", "ScenarioError", "Sessions", "Stream",
+    "SweepSpec", "Traffic", "Uniform", "UserSpec", "apply_overrides", "duration_text", "flow_yaml",
+    "grid", "grid_scenarios", "json_schema", "load", "parse_duration", "parse_yaml", "read_yaml",
+    "scenario_hash", "validate",
 ]
