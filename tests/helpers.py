@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sim.model.crypto import IDENTITY, Crypto
+from sim.model import Crypto, User
+from sim.model.adversary import Adversary
 from sim.results import Result
 from sim.results import run as run_scenario
 from sim.scenario import apply_overrides, read_yaml, validate
@@ -37,6 +39,36 @@ def device(r: Result, user: str, name: str) -> dict[str, Any]:
     assert len(d) == 1, f"no device {user}/{name}"
     return d.iloc[0].to_dict()
 
+
+
+def deriving_party() -> str:
+    """Who is deriving a generation's keys: the user's device or the adversary whose
+    ``generation_keys`` called the Crypto one (a fresh generation's creator: its new seed
+    makes the derivation unique anyway)."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if frame.f_code.co_name == "generation_keys" and isinstance(owner, User):
+            return f"{owner.id}/{frame.f_locals['device']}"
+        if frame.f_code.co_name == "generation_keys" and isinstance(owner, Adversary):
+            return owner.name
+        if frame.f_code.co_name == "_new_generation" and isinstance(owner, User):
+            return f"{owner.id}/{frame.f_locals['creator']}"
+        frame = frame.f_back
+    return ""
+
+
+# What identifies the result of each operation of Crypto: the same inputs under the same
+# key (for a derivation, by the same party). The tests count by it that no run repeats one.
+IDENTITY: dict[str, Callable[..., tuple[Any, ...]]] = {
+    "hpke_seal": lambda op, plaintext, to, info: (op, plaintext, to.raw, info),
+    "hpke_open": lambda op, ciphertext, key, info: (op, ciphertext, key.public.raw, info),
+    "sign": lambda key, message: (key.private_bytes_raw(), message),
+    "verify": lambda verify_key, signature, message: (verify_key, signature, message),
+    "device_keys_from_seed": lambda seed: (seed,),
+    "generation_keys": lambda seed: (seed, deriving_party()),
+    "backup_seed": lambda text, user_id: (text, user_id),
+}
 
 # derivations are left out: the same key derived again by another party is a new operation
 COUNTED = [name for name in IDENTITY if name not in ("device_keys_from_seed", "backup_seed")]

@@ -14,13 +14,15 @@ from the seed the caller gives. Other layers import from here, not from the modu
 from .account import Account
 from .adversary import Adversaries
 from .chain import ChainError
-from .crypto import IDENTITY, Argon2Cost, BackupKeyError, Crypto, DecryptionFailed, DeviceKeys
+from .crypto import Argon2Cost, BackupKeyError, Crypto, DecryptionFailed, DeviceKeys
 from .records import (
     APP_KEY,
     BACKUP,
     EA,
+    EA_BACKUP,
     EA_USER,
     ESCROW,
+    ESCROW_DEVICE,
     PHYSICAL,
     Box,
     Device,
@@ -34,7 +36,7 @@ from .records import (
 from .user import User
 
 __all__ = [
-    "APP_KEY", "BACKUP", "EA", "EA_USER", "ESCROW", "IDENTITY", "PHYSICAL", "Account",
+    "APP_KEY", "BACKUP", "EA", "EA_BACKUP", "EA_USER", "ESCROW", "ESCROW_DEVICE", "PHYSICAL", "Account",
     "Adversaries", "Argon2Cost", "BackupKeyError", "Box", "ChainError", "Crypto",
     "DecryptionFailed", "Device", "DeviceKeys", "EscrowBlob", "EventLog", "Generation",
     "ProtocolError", "Sealed", "User", "content_binding",

@@ -13,7 +13,18 @@ from collections.abc import Callable
 
 from .chain import Chain, Link
 from .crypto import BackupKeyError, Crypto, DeviceKeys, GenerationKeys
-from .records import BACKUP, EA, EA_USER, ESCROW, Device, EscrowBlob, EventLog, ProtocolError
+from .records import (
+    BACKUP,
+    EA,
+    EA_BACKUP,
+    EA_USER,
+    ESCROW,
+    ESCROW_DEVICE,
+    Device,
+    EscrowBlob,
+    EventLog,
+    ProtocolError,
+)
 from .user import User
 
 
@@ -103,7 +114,7 @@ class Account:
         return u.batch_approve(name, at, keys=keys)
 
     # ------------------------------------------------------------ escrow (§5)
-    def enable_escrow(self, ea_device: str, at: float, backup_name: str = "ea-backup") -> str:
+    def enable_escrow(self, ea_device: str, at: float, backup_name: str = EA_BACKUP) -> str:
         """Create the EA chain (lockdown) with its first device and the required EA backup key."""
         if self.ea is not None:
             raise ProtocolError("escrow is already enabled")
@@ -128,7 +139,7 @@ class Account:
         ct = self.crypto.seal_box(seed, g.public["general"], binding)
         return keys, EscrowBlob(g.number, ct, binding, ea.chain.tail[0])
 
-    def enroll_escrow(self, user_id: str, by: str, at: float, name: str = "escrow") -> Device:
+    def enroll_escrow(self, user_id: str, by: str, at: float, name: str = ESCROW_DEVICE) -> Device:
         """The member's device ``by`` adds and approves an escrow device whose secrets are
         sealed to the EA chain's latest generation and then deleted locally."""
         u = self.users[user_id]

@@ -44,7 +44,7 @@ class Adversary:
         if have is not None and have.seed == seed:
             return have
         if seed not in self.derived:
-            self.derived[seed] = crypto.generation_keys(seed, self.name)
+            self.derived[seed] = crypto.generation_keys(seed)
         return self.derived[seed]
 
 

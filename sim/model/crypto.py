@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -252,10 +251,8 @@ class Crypto:
     def new_device_keys(self) -> DeviceKeys:
         return self.device_keys_from_seed(self.random(32))
 
-    def generation_keys(self, seed: bytes, party: str = "") -> GenerationKeys:
-        """HKDF tree of a generation seed (PROTOCOL §2). Mail is hybrid when post-quantum.
-        ``party`` names who derives: part of the operation's identity (:data:`IDENTITY`),
-        as the same seed derived by another device is another operation."""
+    def generation_keys(self, seed: bytes) -> GenerationKeys:
+        """HKDF tree of a generation seed (PROTOCOL §2). Mail is hybrid when post-quantum."""
         self.ops["generation_derive_pq" if self.post_quantum else "generation_derive"] += 1
         return GenerationKeys(
             seed=seed,
@@ -265,8 +262,8 @@ class Crypto:
             symmetric=_hkdf(seed, "puk/symmetric", 32),
         )
 
-    def new_generation(self, party: str = "") -> GenerationKeys:
-        return self.generation_keys(self.random(32), party)
+    def new_generation(self) -> GenerationKeys:
+        return self.generation_keys(self.random(32))
 
     # -- HPKE
     def hpke_seal(self, op: str, plaintext: bytes, to: KemPublic, info: bytes) -> bytes:
@@ -321,17 +318,3 @@ class Crypto:
             memory_cost=self.argon2.memory_kib,
         ).derive(secret)
         return key_id, seed
-
-
-# What identifies the result of each operation of :class:`Crypto`: the same inputs under the
-# same key. The tests count by it that no run repeats an operation; ``bench/overhead.py``
-# replays a run's cryptography by it.
-IDENTITY: dict[str, Callable[..., tuple[Any, ...]]] = {
-    "hpke_seal": lambda op, plaintext, to, info: (op, plaintext, to.raw, info),
-    "hpke_open": lambda op, ciphertext, key, info: (op, ciphertext, key.public.raw, info),
-    "sign": lambda key, message: (key.private_bytes_raw(), message),
-    "verify": lambda verify_key, signature, message: (verify_key, signature, message),
-    "device_keys_from_seed": lambda seed: (seed,),
-    "generation_keys": lambda seed, party="": (seed, party),
-    "backup_seed": lambda text, user_id: (text, user_id),
-}

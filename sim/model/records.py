@@ -17,6 +17,7 @@ from .crypto import DeviceKeys, GenerationKeys, KemPublic
 # device kinds (§1): a client, a backup key, a member's escrow device, an escrow admin's device
 PHYSICAL, BACKUP, ESCROW, EA = "physical", "backup", "escrow", "ea"
 EA_USER = "escrow-admins"  # the user whose chain is the EA chain
+ESCROW_DEVICE, EA_BACKUP = "escrow", "ea-backup"  # a member's escrow device; the EA backup key
 APP_KEY = {"voicemail": "voicemail", "mail": "email"}  # message app → its generation key (§2)
 
 

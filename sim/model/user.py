@@ -180,14 +180,14 @@ class User:
         if g not in d.derived:
             if not self.knows_generation(device, g):
                 raise DecryptionFailed(f"{self.id}/{device} holds no seed of generation {g}")
-            d.derived[g] = self.crypto.generation_keys(d.known[g], f"{self.id}/{device}")
+            d.derived[g] = self.crypto.generation_keys(d.known[g])
         return d.derived[g]
 
     # ------------------------------------------------------------ chain links
     def _new_generation(self, creator: str) -> tuple[GenerationKeys, dict[str, Any]]:
         """A fresh generation seed, the keys ``creator`` derives from it, and its
         chain-link body (public keys)."""
-        keys = self.crypto.new_generation(f"{self.id}/{creator}")
+        keys = self.crypto.new_generation()
         n = len(self.generations) + 1
         self._seeds[n] = keys.seed
         return keys, _generation_body(n, keys.public())

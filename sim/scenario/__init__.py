@@ -10,14 +10,13 @@
 Other layers import from here, not from the modules.
 """
 
+from ..model import EA_BACKUP, ESCROW_DEVICE
 from .checks import ScenarioError
 from .durations import Dist, Exp, Fixed, LogNormal, Normal, Uniform, duration_text, parse_duration
 from .files import apply_overrides, flow_yaml, parse_yaml, read_yaml
 from .loading import load, validate
 from .schema import (
     ACTIONS,
-    EA_BACKUP,
-    ESCROW_DEVICE,
     MAX_DEVICES,
     MAX_SEED,
     AccountSpec,

@@ -14,8 +14,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..model import EA_BACKUP, ESCROW_DEVICE
 from .durations import DIST_TAGS, sample_mean
-from .schema import EA_BACKUP, ESCROW_DEVICE, MAX_DEVICES, MAX_REPEATS, Scenario, Sessions, UserSpec
+from .schema import MAX_DEVICES, MAX_REPEATS, Scenario, Sessions, UserSpec
 
 
 class ScenarioError(Exception):

@@ -42,10 +42,9 @@ MAX_SEED = 2**63 - 1  # seeds are stored as int64 (the sweep table's seed column
 # cost grows with the square of their number)
 MAX_REPEATS, MAX_DEVICES = 1_000_000, 1_000
 
-# Names the simulation gives to things itself: replacements are named ``p#2``, ``p#3``; the
-# escrow admins' chain is the user EA_USER; a member's escrow device and the EA backup key
-# are the devices below.
-ESCROW_DEVICE, EA_BACKUP = "escrow", "ea-backup"
+# Names the simulation gives to things itself (the model's): replacements are named ``p#2``,
+# ``p#3``; the escrow admins' chain is the user EA_USER; a member's escrow device is
+# ESCROW_DEVICE and the EA backup key EA_BACKUP.
 
 Probability = Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
 Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.#+-]+$")]
