@@ -1,55 +1,80 @@
 """Duties a person's devices take up when something changes (docs/model.md, *Revocation*
-and *Escrow*): the first suitable device in hand to come online rotates the per-user key
-after an unsigned revocation, re-keys the escrow device after the escrow admins rotated,
+and *Escrow*): the first suitable device in hand to come online re-keys the escrow device
+after the escrow admins rotated, rotates the per-user key after an unsigned revocation,
 and enrols in escrow once the person accepted it. Also the person's acceptance of escrow.
+
+When several duties are pending, the device does them in that fixed order (:data:`ORDER`):
+an escrow re-key ends in a rotation of its own, so a rotation still pending is done by it.
+A device the person uses for a scripted action is online at that instant, so its duties
+run then too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 from .people import Person, Proc, World
 from .recovery import check_stranded
 
+ORDER = ("escrow re-key", "rotate", "escrow enrolment")
 
-def take_up_duties(world: World, person: Person) -> None:
-    """Start a process for each duty now pending and not yet waited for."""
+
+class Duty(NamedTuple):
+    what: str
+    candidates: Callable[[], list[str]]  # the devices in hand that may do it
+    act: Callable[[str], Any]            # done by that device
+    pending: Callable[[], bool]
+
+
+def pending_duties(world: World, person: Person) -> list[Duty]:
+    """The person's pending duties, in :data:`ORDER`."""
     u = world.protocol_user(person)
     if u is None:
-        return
+        return []
     acc = world.account
     esc = acc.escrow_device(person.name) if acc.ea else None
-    if u.stale:
-        _duty(world, person, "rotate", lambda: world.devices_in_hand(person),
-              lambda by: u.rotate(by, world.now), lambda: u.stale)
+    duties = []
     if u.escrow_stale and esc is not None:
-        _duty(world, person, "escrow re-key",
-              lambda: [n for n in world.devices_in_hand(person) if n in u.approval_class(esc.name)],
-              lambda by: acc.rekey_escrow(person.name, by, world.now),
-              lambda: u.escrow_stale)
+        duties.append(Duty(
+            "escrow re-key",
+            lambda: [n for n in world.devices_in_hand(person) if n in u.approval_class(esc.name)],
+            lambda by: acc.rekey_escrow(person.name, by, world.now), lambda: u.escrow_stale))
+    if u.stale:
+        duties.append(Duty("rotate", lambda: world.devices_in_hand(person),
+                           lambda by: u.rotate(by, world.now), lambda: u.stale))
     if person.escrow_accepted and esc is None and acc.ea is not None:
-        _duty(world, person, "escrow enrolment", lambda: world.devices_in_hand(person),
-              lambda by: acc.enroll_escrow(person.name, by, world.now),
-              lambda: acc.escrow_device(person.name) is None)
+        duties.append(Duty("escrow enrolment", lambda: world.devices_in_hand(person),
+                           lambda by: acc.enroll_escrow(person.name, by, world.now),
+                           lambda: acc.escrow_device(person.name) is None))
+    return duties
 
 
-def _duty(world: World, person: Person, what: str, candidates: Callable[[], list[str]],
-          act: Callable[[str], Any], pending: Callable[[], bool]) -> None:
-    if what not in person.duties:
-        person.duties.add(what)
-        world.env.process(_do_duty(world, person, what, candidates, act, pending))
+def take_up_duties(world: World, person: Person) -> None:
+    """Wait for a device to do the pending duties, unless a wait is already on."""
+    if not person.on_duty and pending_duties(world, person):
+        person.on_duty = True
+        world.env.process(_do_duties(world, person))
 
 
-def _do_duty(world: World, person: Person, what: str, candidates: Callable[[], list[str]],
-             act: Callable[[str], Any], pending: Callable[[], bool]) -> Proc:
+def _do_duties(world: World, person: Person) -> Proc:
+    def candidates() -> list[str]:
+        able = {n for duty in pending_duties(world, person) for n in duty.candidates()}
+        return [n for n in world.devices_in_hand(person) if n in able]
+
     by = yield from world.wait_online(person, candidates)
-    person.duties.discard(what)
-    if by is not None and pending():
-        world.attempt(person.name, what, lambda: act(by))
-        if not pending():  # done; a refused duty waits for the next change, not this instant
-            check_stranded(world, person)
-            world.notify(person)
+    person.on_duty = False
+    if by is None:
+        return
+    done = False
+    for duty in pending_duties(world, person):
+        if duty.pending() and by in duty.candidates():
+            world.attempt(person.name, duty.what, partial(duty.act, by))
+            done = done or not duty.pending()
+    if done:  # a refused duty waits for the next change, not this instant
+        check_stranded(world, person)
+        world.notify(person)
 
 
 def accept_escrow(world: World, person: Person, enabled_at: float) -> Proc:

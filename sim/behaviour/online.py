@@ -31,10 +31,15 @@ class OnlineSchedule:
         self._ends: list[float] = []
         self._frontier = start  # sessions are drawn up to here
         self._manual: list[tuple[float, bool]] = []  # scripted (time, online)
+        self._used_at: float | None = None  # the last time the person used it for an action
 
     def set(self, at: float, online: bool) -> None:
         """A scripted ``online``/``offline`` at time ``at`` (not earlier than the last one)."""
         self._manual.append((at, online))
+
+    def used(self, at: float) -> None:
+        """The person used the device at ``at`` (to approve, say): it is online then."""
+        self._used_at = at
 
     def _draw_until(self, t: float) -> None:
         assert self._gap is not None and self._length is not None
@@ -48,6 +53,8 @@ class OnlineSchedule:
     def next_online(self, t: float) -> float | None:
         """The earliest time ≥ ``t`` the device is online, given what is scripted so far;
         None if it never will be."""
+        if t == self._used_at:
+            return t
         manual = None
         for at, online in reversed(self._manual):
             if at <= t:

@@ -47,7 +47,7 @@ class Person(Draws):
     devices: dict[str, DeviceState] = field(default_factory=dict)
     papers: dict[str, str] = field(default_factory=dict)  # backup name → string still held
     changed: simpy.Event | None = None
-    duties: set[str] = field(default_factory=set)  # pending duties with a process waiting
+    on_duty: bool = False  # a process waits to do the pending duties
     recovering: bool = False
     escrow_accepted: bool = False
 

@@ -53,8 +53,10 @@ def create_backup(world: World, person: Person, by: str, name: str, paper_lost: 
 
 
 def lose_paper(world: World, person: Person, name: str) -> None:
-    person.papers.pop(name, None)
+    """The paper with backup key ``name`` is lost (the protocol refuses it for any other
+    device)."""
     world.account.user(person.name).gone(name, world.now, "paper_lost")
+    person.papers.pop(name, None)
 
 
 def recovery_gain(world: World, person: Person) -> set[int]:

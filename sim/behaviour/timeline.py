@@ -48,6 +48,9 @@ def perform(world: World, e: Event) -> None:
     if e.by in u.devices and u.devices[e.by].kind == "physical" and not world.in_hand(person, e.by):
         acc.log.add(now, person.name, "refused", e.by, detail=f"{e.action}: {e.by} is not in the user's hands")
         return
+    for name in _used(e):  # the person uses the device now: it is online at this instant
+        if name in person.devices:
+            person.devices[name].schedule.used(now)
     try:
         world.attempt(person.name, e.action, partial(_act, world, person, e))
     except KeyError as exc:
@@ -69,6 +72,15 @@ def _revoke_ea_device(world: World, e: Event) -> None:
         acc.revoke_ea_device(by, str(e.device), now)
     world.attempt(EA_USER, e.action, revoke)
     ea_changed(world)
+
+
+def _used(e: Event) -> list[str]:
+    """The devices a scripted action is done on: the signer, or the one a string is typed into."""
+    if e.action in ("approve", "revoke", "rotate", "create_backup_key", "enroll_escrow"):
+        return [e.by] if e.by is not None else []
+    if e.action in ("recover_backup", "escrow_recover"):
+        return [e.device] if e.device is not None else []
+    return []
 
 
 def _act(world: World, person: Person, e: Event) -> Any:

@@ -105,10 +105,10 @@ class Account:
         return d.name, keys
 
     def recover_with_backup(self, user_id: str, text: str, new_device: str, at: float) -> list[str]:
-        """The user types the string on ``new_device`` (already added); the backup approves."""
+        """The user types the string into ``new_device`` (added, and in their hands); the
+        backup approves."""
         u = self.find(user_id)
-        if new_device not in u.devices:
-            raise ProtocolError(f"{user_id}/{new_device} must be added before recovery")
+        self._check_in_hand(u, new_device, "recovery")
         name, keys = self.backup_keys(user_id, text)
         self.log.add(at, user_id, "backup_recover", new_device, detail=name)
         return u.batch_approve(name, at, keys=keys)
@@ -214,19 +214,27 @@ class Account:
     def escrow_recover(self, user_id: str, ea_device: str, new_device: str, at: float) -> list[str]:
         """PROTOCOL §5.5: a BatchApprove signed by the escrow device and the EA device."""
         u = self.users[user_id]
+        self._check_in_hand(u, new_device, "recovery")
         keys = self.escrow_keys(user_id, ea_device)
         esc = self.escrow_device(user_id)
         assert esc is not None
         ea = self.find(EA_USER)
         ea_keys = ea.devices[ea_device].keys
         assert ea_keys is not None
-        if new_device not in u.devices:
-            raise ProtocolError(f"{user_id}/{new_device} must be added before recovery")
         self.log.add(at, user_id, "escrow_recover", new_device, detail="EA " + ea_device)
         return u.batch_approve(esc.name, at, keys=keys,
                                cosigner=("ea:" + ea_device, ea_keys.signing, ea.chain.tail[0]))
 
     # ------------------------------------------------------------ availability (§7)
+    def _check_in_hand(self, u: User, device: str, what: str) -> None:
+        """Refuse ``what`` into ``device`` unless it is on the chain and in the user's hands."""
+        if device not in u.devices:
+            raise ProtocolError(f"{u.id}/{device} must be added before {what}")
+        if not self.available(u.id, device):
+            d = u.devices[device]
+            why = "revoked" if d.revoked else d.gone_cause or "without keys"
+            raise ProtocolError(f"{u.id}/{device} is not in the user's hands ({why})")
+
     def available(self, user_id: str, device: str) -> bool:
         """Is this holder's secret still in legitimate hands now? A physical or EA device:
         not revoked, not gone, its keys intact; a backup key: not revoked, its string still

@@ -400,8 +400,11 @@ class User:
 
     # ------------------------------------------------------------ fates (not on the chain)
     def gone(self, name: str, at: float, cause: str) -> None:
-        """The device leaves legitimate hands: lost, stolen, decommissioned, wiped, paper lost."""
+        """The device leaves legitimate hands: lost, stolen, decommissioned, wiped, paper lost
+        (only a backup key has paper)."""
         d = self.devices[name]
+        if cause == "paper_lost" and d.kind != BACKUP:
+            raise ProtocolError(f"{self.id}/{name} is a {d.kind} device: it has no paper to lose")
         if d.gone_at is None:
             d.gone_at, d.gone_cause = at, cause
         if cause == "wiped":
