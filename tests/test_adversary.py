@@ -1,24 +1,15 @@
-"""What each adversary reads (PROTOCOL §6), by real decryption with its keys."""
+"""sim.model.adversary: what each adversary holds and reads (PROTOCOL §6), by real decryption with its keys."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from helpers import SCENARIOS, crypto_calls, derived_again, run_file
+from helpers import SCENARIOS, crypto_calls, derived_again, exposed, run_file, window
 from sim.behaviour.simulation import Simulation
 from sim.results import build_result
 from sim.results import run as run_scenario
 from sim.scenario import load, validate
-
-
-def exposed(r, name: str):  # type: ignore[no-untyped-def]
-    m = r.messages
-    return m[m["exposed_to"].str.split(",").apply(lambda xs: name in xs)]
-
-
-def window(r, name: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    return next(w for w in r.summary["adversaries"] if w["adversary"] == name)
 
 
 def test_server_added_device_reads_only_between_joining_and_the_rotation_after_revocation() -> None:
@@ -152,55 +143,6 @@ def test_a_leaked_string_of_a_revoked_backup_key_still_opens_its_boxes() -> None
     assert (w["since"], w["window_end"]) == (30.0, 30.0)  # it reads no new data
 
 
-def test_explain_reports_exposure(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from sim.results import Result
-
-    r = run_file("server_device")
-    r.write(tmp_path, parquet=False)
-    msg = exposed(r, "server:alice/ghost").iloc[0]["message_id"]
-    back = Result.read(tmp_path)
-    text = back.explain(msg, "phone")
-    assert all(back.explain(m, "phone") == r.explain(m, "phone") for m in r.messages["message_id"])
-    assert "Exposed to server:alice/ghost" in text and "until day 40" in text
-    ghost = back.explain(msg, "ghost")
-    assert "ghost was added by the server: it was never in the user's hands." in ghost
-    assert "left the user's hands" not in ghost and "ghost was revoked on day 40." in ghost
-    clean = r.messages[r.messages["exposed_to"] == ""].iloc[0]["message_id"]
-    assert "No adversary key decrypts it." in r.explain(clean, "phone")
-
-
-def test_stochastic_adversaries_in_a_sweep_report_exposure_next_to_loss() -> None:
-    import numpy as np
-
-    import sim
-    from sim import plots
-
-    df = sim.sweep(SCENARIOS / "tradeoff.yaml", reps=12,
-                   vary={"behaviour.backup_keys.count": [0, 2]})
-    assert {"any_loss", "fraction_lost", "exposed", "fraction_exposed"} <= set(df.columns)
-    assert (df["fraction_exposed"] > 0).any()
-    ax = plots.tradeoff(df)
-    drawn = [(line.get_xdata()[0], line.get_ydata()[0]) for line in ax.lines
-             if len(line.get_xdata()) == 1 and line.get_marker() == "o"]
-    risk = plots.loss_risk(df)
-    expected = [(p, g["fraction_exposed"].mean())
-                for p, (_, g) in zip(risk["p"], plots.sweep_groups(df), strict=True)]
-    assert np.allclose(drawn, expected)
-
-
-def test_fingerprint_checks_stop_every_mitm_in_a_stochastic_history() -> None:
-    from sim.scenario import apply_overrides, read_yaml, validate
-
-    data = read_yaml(SCENARIOS / "tradeoff.yaml")
-    data = apply_overrides(data, {"adversary.mitm_probability": 1.0, "adversary.backup_leak": None,
-                                  "users.0.devices.0.fate": None})
-    for check, expect_mitm in ((0.0, True), (1.0, False)):
-        r = run_scenario(validate(apply_overrides(data, {"behaviour.approval.fingerprint_check": check})))
-        kinds = {w["kind"] for w in r.summary["adversaries"]}
-        assert ("mitm" in kinds) is expect_mitm
-        assert ("mitm_detected" in set(r.events["event"])) is not expect_mitm
-
-
 def test_each_adversary_has_its_own_name_and_the_same_keys_count_once() -> None:
     """A second man-in-the-middle on one device holds other keys: `` (2)``. An EA device
     compromised and then stolen is one adversary, not two."""
@@ -236,32 +178,6 @@ def test_the_thief_of_a_device_is_not_named_like_the_thief_of_its_replacement() 
     r = run_scenario(validate(data))
     assert [w["adversary"] for w in r.summary["adversaries"]] == [
         "thief:alice/phone#2", "thief:alice/phone#3", "thief:alice/phone"]
-
-
-def test_escrow_re_key_waits_for_a_device_of_the_escrow_devices_class() -> None:
-    """After the EA rotation the laptop (never approved, outside the escrow device's class)
-    may not re-key: it would box the escrow device less than it held. The member stays
-    un-re-keyed and the compromised EA device keeps reading; approving the laptop first
-    puts it in the class, and its re-key closes the window."""
-    data = {"horizon": "40d", "argon2": {"memory_kib": 8, "passes": 1},
-            "account": {"escrow": {"enabled_at": "1d", "admins": [
-                {"name": "a", "devices": [{"name": "ea0"}, {"name": "ea1", "joins_at": "1d"}]}]}},
-            "behaviour": {"escrow": {"accept_probability": 1.0, "recover_when_stranded": False}},
-            "users": [{"name": "alice", "devices": [{"name": "phone"}, {"name": "laptop", "joins_at": "5d"}],
-                       "traffic": {"mail": {"every": "2d"}}}],
-            "timeline": [{"at": "10d", "action": "lose", "user": "alice", "device": "phone"},
-                         {"at": "10d", "action": "revoke", "user": "alice", "device": "phone", "by": "laptop"},
-                         {"at": "15d", "action": "compromise_ea_device", "device": "ea0"},
-                         {"at": "16d", "action": "revoke_ea_device", "device": "ea0", "by": "ea1"}]}
-    r = run_scenario(validate(data))
-    assert "escrow_rekey" not in set(r.events["event"])
-    assert window(r, "ea:ea0")["window_end"] is None
-    assert set(exposed(r, "ea:ea0")["sent_at"]) >= set(r.messages.loc[r.messages["sent_at"] > 16, "sent_at"])
-    data["timeline"].insert(0, {"at": "6d", "action": "approve", "user": "alice", "by": "phone"})
-    r = run_scenario(validate(data))
-    rekey = r.events[r.events["event"] == "escrow_rekey"]
-    assert rekey["time"].tolist() == [16.0] and rekey["detail"].tolist() == ["by laptop"]
-    assert window(r, "ea:ea0")["window_end"] == 16.0
 
 
 def test_a_window_reopened_by_a_later_escrow_enrolment_lasts_while_it_reads() -> None:
@@ -313,14 +229,3 @@ timeline:
     assert (w["adversary"], w["kind"], w["since"], w["generations"]) == ("leak:a/bk", "leaked_backup", 2.0, "1")
     assert set(r.messages["exposed_to"]) == {"leak:a/bk"}
     assert r.devices.set_index("device").loc["bk", "available"] == False  # noqa: E712
-
-
-def test_explain_tells_how_a_compromised_ea_device_reads_a_members_message() -> None:
-    """Nothing is boxed to the EA device's keys on alice's chain: it reads through escrow."""
-    r = run_file("ea_compromise")
-    holders = r.holders[(r.holders["user"] == "alice") & (r.holders["generation"] == 1)]
-    assert set(holders["holder"]) == {"phone", "escrow"}
-    text = r.explain("m1", "phone")
-    assert ("Exposed to ea:admin-laptop: it opens alice's escrow blob with the EA generation it holds, then "
-            "the escrow device's box for generation 1 with the keys in the blob, and decrypts the message") in text
-    assert "box sealed to its keys" not in text

@@ -1,4 +1,4 @@
-"""The benchmarks' own machinery, run small (nothing here is timed against a target)."""
+"""bench/common.py and bench/floor.py: the benchmarks' machinery, run small (nothing is timed)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sigchain verification: every kind of tampering is refused with its own exception."""
+"""sim.model.chain: sigchain verification; every kind of tampering refused with its own exception."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from sim.model import EA_USER, Account, Argon2Cost, Crypto, DeviceKeys, User
+from helpers import cheap
+from sim.model import EA_USER, Account, DeviceKeys, User
 from sim.model.chain import (
     REQUIRED_SIGNERS,
     Chain,
@@ -27,12 +28,7 @@ from sim.model.chain import (
     UnknownSigner,
 )
 
-CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)
 SIGNER_FIELDS = {"device", "by", "cosigner"}
-
-
-def cheap(seed: int) -> Crypto:
-    return Crypto(b"test/%d" % seed, argon2=CHEAP)
 
 
 @dataclass

@@ -1,30 +1,23 @@
-"""The dmesim command: the main job, bad input, explain."""
+"""sim.cli: the dmesim command: run, validate, sweep, plot, explain; options, output, one-line errors."""
 
 from __future__ import annotations
 
 import json
-import os
-import stat
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner
 
 import sim
-from helpers import SCENARIOS, run_file
-from sim.cli import main
-from sim.results import Result, atomic_write
+from helpers import GOOD, HEAD, HELP, RISK, SAFE, SCENARIOS, USERS, invoke
+from sim.cli import main, parse_vary
+from sim.sweeps import SweepError
 
-GOOD = "horizon: 30d\nusers:\n  - name: alice\n    devices:\n      - {name: phone}\n"
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, list(args))
-    return r.exit_code, r.stdout, r.stderr
+# ---------------------------------------------------------------- run and validate
 
 
 def test_run_writes_tables_charts_and_summary(tmp_path: Path) -> None:
@@ -52,32 +45,6 @@ def test_run_where_no_device_joins_before_the_horizon(tmp_path: Path) -> None:
     assert not (tmp_path / "o" / "approval_graph.png").exists()  # nobody's graph to draw
 
 
-@pytest.mark.parametrize(("damage", "problem"), [
-    (lambda d: (d / "messages.csv").write_text(""), "messages.csv: not a readable messages table"),
-    (lambda d: (d / "summary.json").write_text("{"), "summary.json: not readable JSON"),
-    (lambda d: (d / "messages.csv").write_text("message_id,user\nm1,alice\n"),
-     "messages.csv: not a messages table (no column sender, app"),
-    (lambda d: (d / "devices.csv").write_bytes((d / "devices.csv").read_bytes()[:-5]),
-     "devices.csv: truncated (its last row is cut off)"),
-    (lambda d: (d / "messages.csv").write_text("\n".join((d / "messages.csv").read_text().splitlines()[:3]) + "\n"),
-     "messages.csv: 2 messages, where summary.json counts 5"),
-])
-def test_explain_on_a_damaged_run_folder_says_which_file(tmp_path: Path, damage: Any, problem: str) -> None:
-    invoke("run", str(SCENARIOS / "help_article.yaml"), "--out", str(tmp_path), "--no-charts")
-    damage(tmp_path)
-    code, out, err = invoke("explain", str(tmp_path), "--message", "m1", "--device", "phone")
-    assert code == 2 and not out and err.startswith(f"dmesim: {tmp_path}/{problem}"), err
-    assert len(err.strip().splitlines()) == 1
-
-
-def test_explain_a_backup_key_as_what_it_gives_back() -> None:
-    r = run_file("only_device_lost_backup", behaviour__backup_keys__use_when_stranded=False)
-    text = r.explain("m1", "backup-1")
-    assert "Status: recoverable." in text and "holds a box for generation 1" in text
-    assert "backup-1 is a backup key, not a device that reads: a device it is recovered onto is " \
-           "given generation 1." in text and "cannot decrypt" not in text
-
-
 @pytest.mark.parametrize(("args", "line"), [
     (["run", "x.yaml", "--seed", "-1"], "dmesim run: Invalid value for '--seed': -1 is not in the range "
                                         "0<=x<=9223372036854775807. (see dmesim run --help)"),
@@ -98,38 +65,6 @@ def test_seed_option_changes_a_stochastic_history(tmp_path: Path) -> None:
     assert not pd.read_csv(a / "messages.csv").equals(pd.read_csv(b / "messages.csv"))
 
 
-def test_explain_agrees_with_the_tables(tmp_path: Path) -> None:
-    invoke("run", str(SCENARIOS / "help_article.yaml"), "--out", str(tmp_path), "--no-charts")
-    code, out, _ = invoke("explain", str(tmp_path), "--message", "m1", "--device", "tablet")
-    assert code == 0
-    assert "generation 1" in out and "Status: lost." in out
-    assert "holds no box for generation 1" in out
-    assert "phone (physical, boxed day 0 by phone, unavailable since day 30: phone lost)" in out
-    assert "permanently lost" in out and "tablet cannot decrypt it" in out
-    assert "left the user's hands" not in out and "No adversary key decrypts it." in out
-    code, out, _ = invoke("explain", str(tmp_path), "--message", "m3", "--device", "tablet")
-    assert "Status: readable." in out and "tablet decrypts it" in out
-    # read back from the files, every explanation is the one of the run in memory
-    r = sim.run(SCENARIOS / "help_article.yaml")
-    for m in r.messages["message_id"]:
-        for d in r.devices["device"]:
-            assert invoke("explain", str(tmp_path), "--message", m, "--device", d)[1] == r.explain(m, d) + "\n"
-    code, _, err = invoke("explain", str(tmp_path), "--message", "m999", "--device", "tablet")
-    assert code == 2 and err.strip() == "dmesim: no message 'm999'"
-    code, _, err = invoke("explain", str(tmp_path / "nope"), "--message", "m1", "--device", "tablet")
-    assert code == 2 and "not a run folder" in err
-
-
-
-
-@pytest.mark.parametrize("command", ["run", "validate"])
-def test_missing_file_and_directory(tmp_path: Path, command: str) -> None:
-    code, _, err = invoke(command, str(tmp_path / "nope.yaml"))
-    assert code == 2 and err.strip().endswith("nope.yaml: no such file")
-    code, _, err = invoke(command, str(tmp_path))
-    assert code == 2 and "is a directory" in err and len(err.strip().splitlines()) == 1
-
-
 def test_validate_reports_each_file(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text(GOOD)
@@ -139,11 +74,16 @@ def test_validate_reports_each_file(tmp_path: Path) -> None:
     assert code == 2 and f"{good}: ok" in out and f"{bad}: the file is empty" in err
 
 
-def test_schema_is_json_schema() -> None:
-    code, out, _ = invoke("schema")
-    schema = json.loads(out)
-    assert code == 0 and schema["title"] == "Scenario"
-    assert {"horizon", "users", "timeline", "behaviour"} <= set(schema["properties"])
+def test_validate_goes_on_after_a_file_yaml_cannot_convert(tmp_path: Path) -> None:
+    files = []
+    for i, text in enumerate([HEAD + "start_date: 2026-13-01\n" + USERS, HEAD + "seed: !!int x\n" + USERS,
+                              HEAD + USERS, HEAD + USERS + "horizon: 2d\n"]):
+        files.append(tmp_path / f"{i}.yaml")
+        files[-1].write_text(text)
+    code, out, err = invoke("validate", *map(str, files))
+    assert code == 2
+    assert out.splitlines() == [f"{files[2]}: ok"]
+    assert [line.split(":")[0] for line in err.splitlines()] == [str(files[i]) for i in (0, 1, 3)]
 
 
 def test_console_script_is_installed_and_traceback_free(tmp_path: Path) -> None:
@@ -155,8 +95,6 @@ def test_console_script_is_installed_and_traceback_free(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- options and output folders
 
-HELP = str(SCENARIOS / "help_article.yaml")
-
 
 @pytest.mark.parametrize("args", [["run", HELP, "--seed", "-3"],
                                   ["sweep", HELP, "--seed", "-1", "--reps", "1"],
@@ -166,17 +104,6 @@ def test_seed_out_of_range_is_a_usage_error(tmp_path: Path, args: list[str]) -> 
     code, out, err = invoke(*args, "--out", str(tmp_path / "out"))
     assert code == 2 and "Invalid value for '--seed'" in err and "Traceback" not in err + out
     assert err.count("\n") == 1 and not (tmp_path / "out").exists()
-
-
-def test_a_seed_beyond_int64_in_the_file_is_refused(tmp_path: Path) -> None:
-    f = tmp_path / "big.yaml"
-    f.write_text(f"seed: {2**64}\n{GOOD}")
-    out = str(tmp_path / "out")
-    for args in (["validate", str(f)], ["run", str(f), "--out", out], ["sweep", str(f), "--out", out]):
-        code, stdout, err = invoke(*args)
-        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err + stdout, err
-        assert f"{f}: seed: Input should be less than or equal to 9223372036854775807" in err
-    assert not (tmp_path / "out").exists()
 
 
 def test_out_that_cannot_be_a_folder_is_one_line(tmp_path: Path) -> None:
@@ -212,55 +139,128 @@ def test_no_charts_over_an_earlier_run_removes_its_charts(tmp_path: Path) -> Non
     assert (tmp_path / "notes.txt").read_text() == "mine"  # not ours: left alone
 
 
-@pytest.mark.parametrize("mask", [0o022, 0o027, 0o077])
-def test_atomic_writes_give_files_the_mode_of_the_umask(tmp_path: Path, mask: int) -> None:
-    old = os.umask(mask)
-    try:
-        atomic_write(tmp_path / "a.txt", lambda p: Path(p).write_text("a"))
-
-        def replace(p: str) -> None:  # a writer that makes a new file under the name
-            os.unlink(p)
-            Path(p).write_text("b")
-
-        atomic_write(tmp_path / "b.txt", replace)
-    finally:
-        os.umask(old)
-    for name in ("a.txt", "b.txt"):
-        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~mask, name
+# ---------------------------------------------------------------- sweep
 
 
-def test_run_and_sweep_outputs_are_readable_by_the_group(tmp_path: Path) -> None:
-    old = os.umask(0o022)
-    try:
-        assert invoke("run", HELP, "--out", str(tmp_path / "run"))[0] == 0
-        sim.sweep(HELP, reps=1, out=tmp_path / "sweep", traces=True)
-    finally:
-        os.umask(old)
-    files = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert len(files) > 15
-    assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o644}
+def test_parse_vary() -> None:
+    assert parse_vary(["a.b=0,1,2", "c={exp: 1d},{uniform: [1d, 2d]}", "d=[1d, 2d]", "e=yes,off"]) == {
+        "a.b": [0, 1, 2], "c": [{"exp": "1d"}, {"uniform": ["1d", "2d"]}], "d": ["1d", "2d"],
+        "e": [True, False]}
+    for bad in ("nothing", "a=", "=1"):
+        with pytest.raises(SweepError):
+            parse_vary([bad])
 
 
-def test_event_generations_are_integers_in_csv_parquet_and_read_back(tmp_path: Path) -> None:
-    assert invoke("run", HELP, "--out", str(tmp_path), "--no-charts")[0] == 0
-    lines = (tmp_path / "events.csv").read_text().splitlines()
-    assert lines[0].endswith(",generation")
-    cells = [line.rsplit(",", 1)[1] for line in lines[1:]]
-    assert all(c == "" or c.isdigit() for c in cells), cells
-    assert "" in cells and "1" in cells and "1.0" not in cells
-    in_memory = sim.run(HELP).events
-    assert str(in_memory["generation"].dtype) == "Int64"
-    pq = pd.read_parquet(tmp_path / "events.parquet")
-    pd.testing.assert_frame_equal(pq, in_memory)
-    pd.testing.assert_frame_equal(Result.read(tmp_path).events, in_memory)
+def test_cli_sweep_resume_and_refusal(serial: pd.DataFrame, tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    args = ["sweep", str(RISK), "--reps", "4", "--vary", "behaviour.backup_keys.count=0,2",
+            "--vary", "horizon=1y", "--out", str(out), "--batch-size", "2"]
+    code, stdout, _ = invoke(*args)
+    assert code == 0, stdout
+    assert "backup_keys.count=0 " in stdout and "P(any loss)" in stdout
+    assert "ran 8 replications" in stdout
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), serial)
+    for kind in ("risk", "fraction", "policy"):
+        assert (out / f"{kind}.png").read_bytes()[:4] == b"\x89PNG"
+
+    code, _, err = invoke(*args)
+    assert code == 2 and err.count("\n") == 1 and "not empty; add --resume" in err
+    sorted((out / "shards").glob("*.parquet"))[0].unlink()
+    code, stdout, _ = invoke(*args, "--resume", "--no-charts")
+    assert code == 0 and "ran 2 replications (6 reused from earlier shards)" in stdout
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), serial)
+    assert not list(out.glob("*.png"))  # the first run's charts do not stand beside the new table
 
 
-def test_times_are_numbers_even_when_nothing_is_lost(tmp_path: Path) -> None:
-    """household loses nothing: its lost_at columns are empty floats, as read back."""
-    r = sim.run(SCENARIOS / "household.yaml")
-    assert r.summary["lost"] == 0
-    r.write(tmp_path, parquet=False)
-    back = Result.read(tmp_path)
-    for name in ("messages", "generations"):
-        assert str(r.table(name)["lost_at"].dtype) == "float64"
-        pd.testing.assert_frame_equal(back.table(name), r.table(name))
+@pytest.mark.parametrize("args, message", [
+    (["--vary", "users.0.devices.0.online=daily,sometimes"], "--vary users.0.devices.0.online=sometimes: "),
+    (["--vary", "nonsense"], "expected PATH=v1,v2"),
+    (["--vary", "horizon=1y,"], "--vary horizon: an empty value in '1y,' (a stray comma?); write null for none"),
+    (["--vary", "horizon=[1d"], "--vary horizon: cannot read '[1d' as YAML values (malformed YAML: expected ',' "
+                                "or ']', but got '<stream end>' at line 1, column 4)"),
+    # read as scenario files are: no traceback, no key given twice
+    (["--vary", "start_date=2026-13-01"], "--vary start_date: cannot read '2026-13-01' as YAML values (cannot "
+                                          "read '2026-13-01' as a date (month must be in 1..12)"),
+    (["--vary", "behaviour.backup_keys.count=!!int abc"], "--vary behaviour.backup_keys.count: cannot read "
+                                                          "'!!int abc' as YAML values (cannot read 'abc' as an integer"),
+    (["--vary", "horizon={a: 1, a: 2}"], "--vary horizon: cannot read '{a: 1, a: 2}' as YAML values (duplicate "
+                                         "key 'a' (first on line 1) at line 1, column 8)"),
+    (["--vary", "horizon=" + "[" * 5000 + "]" * 5000], "--vary horizon: cannot read '" + "[" * 60 + "…' as YAML "
+                                                       "values (the YAML is nested too deeply: more than 32 levels"),
+    (["--vary", "horizon=" + "[" * 400 + "]" * 400], "(the YAML is nested too deeply: more than 32 levels at line 1, "
+                                                     "column 33)"),
+    (["--vary", "horizon=!!binary AAAA"], "--vary horizon: cannot read '!!binary AAAA' as YAML values (the tag "
+                                          "!!binary is not allowed"),
+    (["--workers", "2", "--scheduler", "local"], "not both"),
+    (["--scheduler", "udp://x"], "expected 'local' or tcp://HOST:PORT"),
+])
+def test_cli_sweep_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    code, _, err = invoke("sweep", str(RISK), "--reps", "1", "--out", str(tmp_path / "x"), *args)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_cli_sweep_missing_scenario(tmp_path: Path) -> None:
+    code, _, err = invoke("sweep", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "x"))
+    assert code == 2 and "no such file" in err and err.count("\n") == 1
+
+
+def test_a_bad_command_line_value_is_blamed_on_vary(tmp_path: Path) -> None:
+    f = tmp_path / "good.yaml"
+    f.write_text(yaml.safe_dump(SAFE))
+    for vary, expected in (
+            ("behaviour.backup_keys.count=0,-1", "dmesim: --vary behaviour.backup_keys.count=-1: Input should "
+                                                "be greater than or equal to 0 (found -1)"),
+            ("users.5.name=x", "dmesim: --vary users.5.name: no list item '5'"),
+            ("users.0.devices.0.fate={lost: 3}", "dmesim: --vary users.0.devices.0.fate={lost: 3}: "
+                                                 "users[0].devices[0].fate.lost.fixed: duration 3 has no unit")):
+        code, _, err = invoke("sweep", str(f), "--reps", "1", "--vary", vary, "--out", str(tmp_path / "x"))
+        assert code == 2 and err.count("\n") == 1 and err.startswith(expected), err
+        assert str(f) not in err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--vary", "behaviour.backup_keys.count=1,1"],
+     "--vary: grid points {behaviour.backup_keys.count: 1} and {behaviour.backup_keys.count: 1} are the "
+     "same scenario (a duplicate grid point)"),
+    (["--vary", "horizon=1d,24h"], "--vary: grid points {behaviour.backup_keys.count: 0, horizon: 1d} and "
+     "{behaviour.backup_keys.count: 0, horizon: 24h} are the same scenario"),
+    (["--vary", "horizon=1d", "--vary", "horizon=2d"], "--vary horizon: the path is given twice"),
+    (["--vary", "sweep.reps=1,2"], "--vary sweep.reps: the sweep section cannot be varied"),
+    (["--scheduler", "foo"], "--scheduler 'foo': expected 'local' or tcp://HOST:PORT"),
+])
+def test_refused_grids_and_schedulers_write_nothing(tmp_path: Path, args: list[str], message: str) -> None:
+    code, _, err = invoke("sweep", str(RISK), "--reps", "1", "--out", str(tmp_path / "x"), *args)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "x").exists()
+
+
+# ---------------------------------------------------------------- plot
+
+
+def test_cli_plot_png_and_svg(df: pd.DataFrame, tmp_path: Path) -> None:
+    df.to_parquet(tmp_path / "sweep.parquet")
+    r = CliRunner().invoke(main, ["plot", str(tmp_path), "--kind", "risk", "--out", str(tmp_path / "r.png")])
+    assert r.exit_code == 0 and (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    r = CliRunner().invoke(main, ["plot", str(tmp_path), "--kind", "policy", "--by",
+                                  "behaviour.backup_keys.count", "--out", str(tmp_path / "c" / "p.svg")])
+    assert r.exit_code == 0 and b"<svg" in (tmp_path / "c" / "p.svg").read_bytes()[:500]
+    r = CliRunner().invoke(main, ["plot", str(tmp_path), "--kind", "fraction", "--out", str(tmp_path / "f.svg")])
+    assert r.exit_code == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "x.pdf"], "give a .png or .svg file"),
+    (["--out", "x.png", "--by", "nope"], "no column 'nope'"),
+])
+def test_cli_plot_bad_input(df: pd.DataFrame, tmp_path: Path, args: list[str], message: str) -> None:
+    df.to_parquet(tmp_path / "sweep.parquet")
+    r = CliRunner().invoke(main, ["plot", str(tmp_path), *args])
+    assert r.exit_code == 2 and message in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_cli_plot_not_a_sweep(tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["plot", str(tmp_path / "nope"), "--out", str(tmp_path / "x.png")])
+    assert r.exit_code == 2 and "no such folder" in r.stderr
+    r = CliRunner().invoke(main, ["plot", str(tmp_path), "--out", str(tmp_path / "x.png")])
+    assert r.exit_code == 2 and "not a sweep folder" in r.stderr

@@ -1,4 +1,4 @@
-"""Real-key building blocks: backup-key strings, reproducibility, post-quantum, box binding."""
+"""sim.model.crypto: backup-key strings, keys drawn from the seed, fingerprints, post-quantum keys, boxes, counters."""
 
 from __future__ import annotations
 
@@ -6,15 +6,12 @@ import hashlib
 import random
 import re
 
-import numpy as np
 import pytest
 
-from helpers import SCENARIOS
-from sim.behaviour.simulation import Simulation
+from helpers import MAIL, cheap, secrets, small_account, substitute
 from sim.behaviour.streams import key_entropy
-from sim.model import Account, content_binding
+from sim.model import Account
 from sim.model.crypto import (
-    Argon2Cost,
     BackupKeyError,
     Crypto,
     DecryptionFailed,
@@ -22,31 +19,11 @@ from sim.model.crypto import (
     decode_backup_key,
     encode_backup_key,
 )
-from sim.results import build_result
-from sim.scenario import load
 
-CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-# the message app sealed to the email key (APP_KEY)
-MAIL = "mail"
+
+
 FORMAT = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){7}$")
-
-
-def cheap(seed: int, post_quantum: bool = False) -> Crypto:
-    return Crypto(b"test/%d" % seed, post_quantum=post_quantum, argon2=CHEAP)
-
-
-def secrets(n: int, seed: int = 0) -> list[bytes]:
-    rng = np.random.default_rng(seed)
-    return [rng.bytes(16) for _ in range(n)]
-
-
-def substitute(text: str, pos: int, char: str) -> str:
-    """Replace the ``pos``-th backup-key character (dashes not counted)."""
-    chars = list(text.replace("-", ""))
-    chars[pos] = char
-    s = "".join(chars)
-    return "-".join(s[i:i + 4] for i in range(0, 32, 4))
 
 
 # ------------------------------------------------------------------ backup-key strings
@@ -182,78 +159,19 @@ def test_random_strings_are_refused() -> None:
     assert outcomes.count("refused") >= 4990
 
 
-def test_account_refuses_strings_that_do_not_derive_the_backup_key() -> None:
-    crypto = cheap(11)
-    acc = Account(crypto)
-    u = acc.user("alice")
-    u.add_device("phone", 0)
-    text = acc.create_backup_key("alice", "phone", "backup", 1)
-    name, keys = acc.backup_keys("alice", text)
-    assert name == "backup"
-    assert keys.verify_key == u.devices["backup"].verify_key
-    assert keys.kem_public == u.devices["backup"].kem_public
-    # one typo is still the same key
-    chars = text.replace("-", "")
-    typo = substitute(text, 9, "Z" if chars[9] != "Z" else "Y")
-    assert acc.backup_keys("alice", typo)[1].verify_key == keys.verify_key
-    # two typos: refused, not a wrong key
-    typo2 = substitute(typo, 20, "Z" if chars[20] != "Z" else "Y")
+def test_a_character_outside_the_alphabet_is_corrected_as_an_erasure() -> None:
+    secret = bytes(range(16))
+    text = encode_backup_key(secret).replace("-", "")
+    for pos in range(32):
+        typed = text[:pos] + "U" + text[pos + 1:]
+        assert decode_backup_key(typed)[1] == secret
+    # an erasure plus a wrong character is two errors: refused
+    wrong = "1" if text[10] != "1" else "2"
     with pytest.raises(BackupKeyError):
-        acc.backup_keys("alice", typo2)
-    # a well-formed string of another key: refused with a clear error
-    other = encode_backup_key(secrets(1, seed=12)[0])
-    assert other[:4] != text[:4]
-    with pytest.raises(BackupKeyError, match="no backup key"):
-        acc.backup_keys("alice", other)
-    # another user's salt: the same string does not name a key of bob
-    acc.user("bob").add_device("pc", 2)
-    with pytest.raises(BackupKeyError):
-        acc.backup_keys("bob", text)
-
-
-def test_same_key_id_but_other_secret_is_refused() -> None:
-    """A string that decodes cleanly to the key ID on the chain, but to another secret,
-    derives other keys and is refused (never used as if it were the backup key)."""
-    seen: dict[str, bytes] = {}
-    rnd = random.Random(5)
-    while True:
-        s = rnd.randbytes(16)
-        kid = _backup_id(s)
-        if kid in seen and seen[kid] != s:
-            s1, s2 = seen[kid], s
-            break
-        seen[kid] = s
-    crypto = cheap(13)
-    crypto.new_backup_string = lambda: encode_backup_key(s1)  # type: ignore[method-assign]
-    acc = Account(crypto)
-    u = acc.user("alice")
-    u.add_device("phone", 0)
-    text = acc.create_backup_key("alice", "phone", "backup", 1)
-    assert decode_backup_key(text) == (kid, s1)
-    impostor = encode_backup_key(s2)
-    assert decode_backup_key(impostor) == (kid, s2)
-    with pytest.raises(BackupKeyError, match="does not derive"):
-        acc.backup_keys("alice", impostor)
-    with pytest.raises(BackupKeyError):
-        acc.recover_with_backup("alice", impostor, "phone", 2)
+        decode_backup_key("U" + text[1:10] + wrong + text[11:])
 
 
 # ------------------------------------------------------------------ reproducibility
-
-
-def _small_account(seed: int, post_quantum: bool = False) -> Account:
-    acc = Account(cheap(seed, post_quantum))
-    u = acc.user("alice")
-    for i, n in enumerate(["a", "b", "c"]):
-        u.add_device(n, float(i))
-    u.batch_approve("a", 3.0)
-    acc.create_backup_key("alice", "a", "backup", 4.0)
-    u.revoke("a", ["c"], 5.0)
-    acc.enable_escrow("ea1", 6.0)
-    acc.enroll_escrow("alice", "a", 7.0)
-    u.rotate("b", 8.0)
-    acc.user("bob").add_device("pc", 9.0)
-    return acc
 
 
 def _trace(acc: Account) -> dict[str, object]:
@@ -272,7 +190,7 @@ def _trace(acc: Account) -> dict[str, object]:
 
 
 def test_same_seed_same_keys_hashes_and_fingerprints() -> None:
-    t1, t2 = _trace(_small_account(42)), _trace(_small_account(42))
+    t1, t2 = _trace(small_account(42)), _trace(small_account(42))
     for k in t1:
         assert t1[k] == t2[k], k
     assert len(t1["device_keys"]) >= 8  # type: ignore[arg-type]
@@ -281,7 +199,7 @@ def test_same_seed_same_keys_hashes_and_fingerprints() -> None:
 
 
 def test_different_seed_different_keys_hashes_and_fingerprints() -> None:
-    t1, t2 = _trace(_small_account(42)), _trace(_small_account(43))
+    t1, t2 = _trace(small_account(42)), _trace(small_account(43))
     assert t1["device_keys"].keys() == t2["device_keys"].keys()  # type: ignore[attr-defined]
     for key in t1["device_keys"]:  # type: ignore[attr-defined]
         assert t1["device_keys"][key] != t2["device_keys"][key], key  # type: ignore[index]
@@ -296,44 +214,13 @@ def test_different_seed_different_keys_hashes_and_fingerprints() -> None:
 
 
 def test_fingerprint_tracks_both_tails() -> None:
-    acc = _small_account(1)
+    acc = small_account(1)
     before = acc.fingerprint("alice")
     assert acc.fingerprint("alice") == before  # pure
     acc.users["alice"].rotate("a", 10.0)
     after_user = acc.fingerprint("alice")
     assert after_user != before
     assert acc.fingerprint("bob") != after_user
-
-
-# ------------------------------------------------------------------ post-quantum
-
-
-def test_post_quantum_mail_is_hybrid_voicemail_is_x25519() -> None:
-    acc = _small_account(3, post_quantum=True)
-    u = acc.users["alice"]
-    for g in u.generations:
-        assert g.public["email"].hybrid
-        assert not g.public["voicemail"].hybrid
-        assert not g.public["general"].hybrid
-        assert len(g.public["email"].raw) == 32 + 1184  # X25519 + ML-KEM-768 public key
-        assert len(g.public["voicemail"].raw) == 32
-    for d in u.devices.values():
-        assert d.kem_public.hybrid
-    # boxes open, and both kinds of content decrypt on a device that knows the generation
-    assert set(u.knows("a")) == u.boxed("a") == {g.number for g in u.generations}
-    mail = u.seal("m1", MAIL, b"post-quantum mail", 11.0)
-    vm = u.seal("v1", "voicemail", b"voicemail", 11.0)
-    for d in ("a", "b"):
-        assert u.can_decrypt(d, mail) and u.can_decrypt(d, vm)
-    assert u.open(mail, u.generation_keys(mail.generation, "b")) == b"post-quantum mail"
-    assert u.open(vm, u.generation_keys(vm.generation, "b")) == b"voicemail"
-
-
-def test_classical_mode_is_x25519_everywhere() -> None:
-    acc = _small_account(3)
-    u = acc.users["alice"]
-    assert all(not k.hybrid for g in u.generations for k in g.public.values())
-    assert all(not d.kem_public.hybrid for d in u.devices.values())
 
 
 def test_key_material_is_a_function_of_seed_and_replication_only() -> None:
@@ -355,7 +242,38 @@ def test_key_material_is_a_function_of_seed_and_replication_only() -> None:
     assert Crypto(key_entropy(7, 0)).new_device_keys().verify_key == Crypto(key_entropy(7, 0)).new_device_keys().verify_key
 
 
-# ------------------------------------------------------------------ box binding
+# ------------------------------------------------------------------ post-quantum
+
+
+def test_post_quantum_mail_is_hybrid_voicemail_is_x25519() -> None:
+    acc = small_account(3, post_quantum=True)
+    u = acc.users["alice"]
+    for g in u.generations:
+        assert g.public["email"].hybrid
+        assert not g.public["voicemail"].hybrid
+        assert not g.public["general"].hybrid
+        assert len(g.public["email"].raw) == 32 + 1184  # X25519 + ML-KEM-768 public key
+        assert len(g.public["voicemail"].raw) == 32
+    for d in u.devices.values():
+        assert d.kem_public.hybrid
+    # boxes open, and both kinds of content decrypt on a device that knows the generation
+    assert set(u.knows("a")) == u.boxed("a") == {g.number for g in u.generations}
+    mail = u.seal("m1", MAIL, b"post-quantum mail", 11.0)
+    vm = u.seal("v1", "voicemail", b"voicemail", 11.0)
+    for d in ("a", "b"):
+        assert u.can_decrypt(d, mail) and u.can_decrypt(d, vm)
+    assert u.open(mail, u.generation_keys(mail.generation, "b")) == b"post-quantum mail"
+    assert u.open(vm, u.generation_keys(vm.generation, "b")) == b"voicemail"
+
+
+def test_classical_mode_is_x25519_everywhere() -> None:
+    acc = small_account(3)
+    u = acc.users["alice"]
+    assert all(not k.hybrid for g in u.generations for k in g.public.values())
+    assert all(not d.kem_public.hybrid for d in u.devices.values())
+
+
+# ------------------------------------------------------------------ boxes and counters
 
 
 def test_box_opens_only_with_its_binding_and_key() -> None:
@@ -380,44 +298,6 @@ def test_box_opens_only_with_its_binding_and_key() -> None:
         crypto.open_content(box, dev.kem, binding)
 
 
-@pytest.mark.parametrize("post_quantum", [False, True])
-def test_real_box_on_a_user_is_bound_to_user_generation_sender_recipient(post_quantum: bool) -> None:
-    acc = _small_account(22, post_quantum)
-    u = acc.users["alice"]
-    g = u.latest.number
-    box = u.boxes[(g, "b")]
-    keys = u.devices["b"].keys
-    assert keys is not None
-    good = u.box_binding(g, box.sender, "b")
-    assert acc.crypto.open_box(box.ciphertext, keys.kem, good) == u.knows("b")[g]
-    for wrong in (acc.users["bob"].box_binding(g, box.sender, "b"),
-                  u.box_binding(g - 1, box.sender, "b"),
-                  u.box_binding(g, "c" if box.sender != "c" else "a", "b"),
-                  u.box_binding(g, box.sender, "a")):
-        assert wrong != good
-        with pytest.raises(DecryptionFailed):
-            acc.crypto.open_box(box.ciphertext, keys.kem, wrong)
-
-
-def test_content_binding() -> None:
-    acc = _small_account(23)
-    u = acc.users["alice"]
-    m = u.seal("m1", MAIL, b"hi", 20.0)
-    key = u.generation_keys(m.generation, "a").email
-    assert acc.crypto.open_content(m.ciphertext, key, m.binding) == b"hi"
-    assert m.binding == content_binding("alice", MAIL, m.generation, "m1")
-    for wrong in (content_binding("bob", MAIL, m.generation, "m1"),
-                  content_binding("alice", "voicemail", m.generation, "m1"),
-                  content_binding("alice", MAIL, m.generation - 1, "m1"),
-                  content_binding("alice", MAIL, m.generation, "m2")):
-        with pytest.raises(DecryptionFailed):
-            acc.crypto.open_content(m.ciphertext, key, wrong)
-    # the voicemail key of the same generation does not open mail
-    with pytest.raises(DecryptionFailed):
-        acc.crypto.open_content(m.ciphertext, u.generation_keys(m.generation, "a").voicemail,
-                                m.binding)
-
-
 def test_operation_counters() -> None:
     crypto = cheap(24)
     acc = Account(crypto)
@@ -429,47 +309,3 @@ def test_operation_counters() -> None:
     assert crypto.ops["box_seal"] >= 3 and crypto.ops["box_open"] >= 1
     assert crypto.ops["sign"] >= 4 and crypto.ops["verify"] >= 4
     assert crypto.ops["argon2id"] == 1
-
-
-def test_each_reading_device_derives_the_generation_keys_itself_once() -> None:
-    """The creator of a generation derived its keys when it made it; any other device
-    derives them from the seed it opened, once, and decrypts with its own keys."""
-    crypto = cheap(25)
-    u = Account(crypto).user("alice")
-    u.add_device("a", 0)
-    u.add_device("b", 1)  # creates generation 2, boxed to a and b
-    m = u.seal("m1", MAIL, b"hi", 2.0)
-    assert m.generation == 2 and crypto.ops["generation_derive"] == 2
-    assert u.can_decrypt("b", m)  # the creator: no new derivation
-    assert crypto.ops["generation_derive"] == 2
-    assert u.can_decrypt("a", m) and u.can_decrypt("a", u.seal("m2", MAIL, b"again", 3.0))
-    assert crypto.ops["generation_derive"] == 3  # a derived generation 2 once
-    assert u.generation_keys(2, "a") is not u.generation_keys(2, "b")
-    assert u.generation_keys(2, "a").public() == u.generations[1].public
-    u.gone("a", 4.0, "wiped")  # a wiped device forgets what it derived
-    assert not u.devices["a"].derived and not u.can_decrypt("a", m)
-
-
-def test_a_character_outside_the_alphabet_is_corrected_as_an_erasure() -> None:
-    secret = bytes(range(16))
-    text = encode_backup_key(secret).replace("-", "")
-    for pos in range(32):
-        typed = text[:pos] + "U" + text[pos + 1:]
-        assert decode_backup_key(typed)[1] == secret
-    # an erasure plus a wrong character is two errors: refused
-    wrong = "1" if text[10] != "1" else "2"
-    with pytest.raises(BackupKeyError):
-        decode_backup_key("U" + text[1:10] + wrong + text[11:])
-
-
-def test_a_message_relabelled_as_another_does_not_open() -> None:
-    """The reader rebuilds the HPKE info from what it takes the message to be (user, app,
-    generation, id), not from the binding the ciphertext comes with."""
-    record = Simulation(load(SCENARIOS / "help_article.yaml")).run()
-    result = build_result(record)
-    row = result.messages[result.messages["status"] == "readable"].iloc[0]
-    sealed = next(m.sealed for m in record.messages if m.sealed.message_id == row["message_id"])
-    u, reader = record.account.users[sealed.user], row["readable_by"].split(",")[0]
-    assert u.can_decrypt(reader, sealed)
-    assert not u.can_decrypt(reader, sealed._replace(message_id="m99"))
-    assert not u.can_decrypt(reader, sealed._replace(app="mail" if sealed.app == "voicemail" else "voicemail"))

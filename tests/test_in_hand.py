@@ -74,8 +74,7 @@ timeline:
 
 def test_escrow_recovery_into_a_device_no_longer_in_hand_is_refused() -> None:
     r = story(ESCROW_STORY % "decommission")
-    assert any("escrow_recover: alice/laptop is not in the user's hands (decommissioned)" == d
-               for d in refusals(r)), refusals(r)
+    assert "escrow_recover: alice/laptop is not in the user's hands (decommissioned)" in refusals(r)
     assert "escrow_recover" not in set(r.events["event"])
     r = story(ESCROW_STORY % "online")
     assert "escrow_recover" in set(r.events["event"])

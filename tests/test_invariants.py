@@ -1,7 +1,9 @@
-"""The six invariants of PROTOCOL §3 (whitepaper Appendix B) on random histories of one
-user, plus real-key consistency: what a device opens from its boxes is what the model says
-it has, opens the content sealed to that generation, and a revoked device's keys open
-nothing created after its revocation."""
+"""sim.model.user and sim.model.account: the six invariants of PROTOCOL §3 on random histories of one user."""
+
+# The invariants are the whitepaper's Appendix B, checked by a hypothesis state machine, plus
+# real-key consistency: what a device opens from its boxes is what the model says it has,
+# opens the content sealed to that generation, and a revoked device's keys open nothing
+# created after its revocation.
 
 from __future__ import annotations
 

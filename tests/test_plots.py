@@ -1,48 +1,20 @@
-"""Sweep charts: each draws exactly the data of the table it is given; the statistics
-they draw (sim.stats)."""
+"""sim.plots: each chart draws exactly the data of the table it is given."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 from matplotlib.container import BarContainer
-from scipy.stats import binomtest, ttest_1samp
+from scipy.stats import ttest_1samp
 
-from sim import plots, stats
-from sim.cli import main
-
-HORIZON = 100.0
-LOSSES = {0: [5.0, 20.0, 20.0], 1: [], 2: [1.0, 2.0, 3.0, 4.0]}  # first loss days per point
-REPS = {0: 10, 1: 10, 2: 4}
-COUNT = {0: 0, 1: 2, 2: 0}  # backup keys at each point
-
-
-@pytest.fixture
-def df() -> pd.DataFrame:
-    rows = []
-    for p, n in REPS.items():
-        for r in range(n):
-            t = LOSSES[p][r] if r < len(LOSSES[p]) else None
-            rows.append({"run_id": f"p{p}-r{r}", "point": p, "rep": r, "seed": 1,
-                         "label": f"policy {p}", "behaviour.backup_keys.count": COUNT[p],
-                         "horizon_days": HORIZON, "any_loss": t is not None,
-                         "first_loss_at": np.nan if t is None else t,
-                         "fraction_lost": 0.0 if t is None else (r + 1) / 10,
-                         "fraction_exposed": (p * r % 3) / 4})
-    return pd.DataFrame(rows)
-
-
-def wilson(k: int, n: int) -> tuple[float, float]:
-    ci = binomtest(k, n).proportion_ci(method="wilson")
-    return ci.low, ci.high
+from helpers import HORIZON, LOSSES, REPS, SCENARIOS, wilson
+from sim import plots
 
 
 def bar_container(ax: plt.Axes) -> BarContainer:
@@ -132,6 +104,12 @@ def test_a_group_pooling_grid_points_gets_an_interval_over_replications(df: pd.D
     np.testing.assert_allclose([low, high], [max(0.0, ci.low), ci.high])
 
 
+def test_one_run_draws_no_interval(df: pd.DataFrame) -> None:
+    ax = plots.fraction_lost(df[df["rep"] == 0])
+    assert [seg.size for seg in ax.containers[0].lines[2][0].get_segments()] == [0, 0, 0]
+    assert [seg.size for seg in plots.fraction_lost(df).containers[0].lines[2][0].get_segments()] == [4, 4, 4]
+
+
 def test_charts_draw_on_a_given_axes_and_use_the_style(df: pd.DataFrame) -> None:
     _, ax = plt.subplots()
     for chart in plots.SWEEP_CHARTS.values():
@@ -143,86 +121,26 @@ def test_charts_draw_on_a_given_axes_and_use_the_style(df: pd.DataFrame) -> None
     assert plots.STYLE.exists() and plots.STYLE.parent.name == "sim"
 
 
-def test_cli_plot_png_and_svg(df: pd.DataFrame, tmp_path: Path) -> None:
-    df.to_parquet(tmp_path / "sweep.parquet")
-    r = CliRunner().invoke(main, ["plot", str(tmp_path), "--kind", "risk", "--out", str(tmp_path / "r.png")])
-    assert r.exit_code == 0 and (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
-    r = CliRunner().invoke(main, ["plot", str(tmp_path), "--kind", "policy", "--by",
-                                  "behaviour.backup_keys.count", "--out", str(tmp_path / "c" / "p.svg")])
-    assert r.exit_code == 0 and b"<svg" in (tmp_path / "c" / "p.svg").read_bytes()[:500]
-    r = CliRunner().invoke(main, ["plot", str(tmp_path), "--kind", "fraction", "--out", str(tmp_path / "f.svg")])
-    assert r.exit_code == 0
-
-
-@pytest.mark.parametrize("args, message", [
-    (["--out", "x.pdf"], "give a .png or .svg file"),
-    (["--out", "x.png", "--by", "nope"], "no column 'nope'"),
-])
-def test_cli_plot_bad_input(df: pd.DataFrame, tmp_path: Path, args: list[str], message: str) -> None:
-    df.to_parquet(tmp_path / "sweep.parquet")
-    r = CliRunner().invoke(main, ["plot", str(tmp_path), *args])
-    assert r.exit_code == 2 and message in r.stderr and r.stderr.count("\n") == 1, r.stderr
-
-
-def test_cli_plot_not_a_sweep(tmp_path: Path) -> None:
-    r = CliRunner().invoke(main, ["plot", str(tmp_path / "nope"), "--out", str(tmp_path / "x.png")])
-    assert r.exit_code == 2 and "no such folder" in r.stderr
-    r = CliRunner().invoke(main, ["plot", str(tmp_path), "--out", str(tmp_path / "x.png")])
-    assert r.exit_code == 2 and "not a sweep folder" in r.stderr
-
-
-def test_wilson_is_scipys_wilson() -> None:
-    for n in (1, 2, 7, 40):
-        for k in range(n + 1):
-            assert stats.wilson(k, n) == pytest.approx(wilson(k, n), abs=1e-12)
-
-
-def test_pooled_grid_points_count_shared_histories_once() -> None:
-    """Replication r shares its random history across grid points: pooling three points
-    whose outcome is the same history's gives no more information than the 20 histories."""
-    reps = np.tile(np.arange(20), 3)
-    hit = (reps % 4 == 0).astype(float)  # the history decides: 5 of 20
-    assert stats.effective_n(hit, reps) == pytest.approx(19.0)  # n_eff = R - 1 here
-    assert stats.effective_n(hit, np.arange(60)) == 60.0  # independent runs
-    pooled = pd.DataFrame({"point": np.repeat([0, 1, 2], 20), "rep": reps, "any_loss": hit.astype(bool),
-                           "horizon_days": 100.0, "label": "x", "grid": "all"})
-    risk = stats.loss_risk(pooled, by="grid").iloc[0]
-    assert (risk["n"], risk["losses"], risk["p"]) == (60, 15, 0.25)
-    assert (risk["low"], risk["high"]) == pytest.approx(stats.wilson(0.25 * 19, 19))
-    assert risk["high"] - risk["low"] > np.subtract(*wilson(15, 60)[::-1])  # wider than 60 independent runs
-
-
-def test_a_group_of_runs_with_different_horizons_is_refused(df: pd.DataFrame, tmp_path: Path) -> None:
-    df.loc[df["point"] == 2, "horizon_days"] = 50.0
-    with pytest.raises(ValueError, match="different horizons"):
-        stats.loss_risk(df, by="behaviour.backup_keys.count")
-    stats.loss_risk(df)  # each grid point has one horizon
-    df.to_parquet(tmp_path / "sweep.parquet")
-    r = CliRunner().invoke(main, ["plot", str(tmp_path), "--kind", "risk", "--by", "behaviour.backup_keys.count",
-                                  "--out", str(tmp_path / "r.png")])
-    assert r.exit_code == 2 and "different horizons (50, 100 days)" in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
-
-
-def test_one_run_draws_no_interval(df: pd.DataFrame) -> None:
-    ax = plots.fraction_lost(df[df["rep"] == 0])
-    assert [seg.size for seg in ax.containers[0].lines[2][0].get_segments()] == [0, 0, 0]
-    assert [seg.size for seg in plots.fraction_lost(df).containers[0].lines[2][0].get_segments()] == [4, 4, 4]
-
-
-def test_median_first_loss_is_censored_at_the_horizon(df: pd.DataFrame) -> None:
-    """Over all replications: 3 of 10 lost something, so the median is not reached (the
-    median over those 3 alone, day 20, would be wrong); 4 of 4 lost, by days 1–4: day 2."""
-    from sim.cli import sweep_table
-
-    medians = [stats.median_first_loss(g) for _, g in stats.sweep_groups(df)]
-    assert medians == [None, None, 2.0]
-    lines = sweep_table(df).splitlines()
-    assert lines[1].split()[-3:-1] == ["day", "100"] and lines[1].split()[-4] == ">"
-    assert lines[3].split()[-3:-1] == ["day", "2"]
-
-
 def test_sim_plots_is_reachable_from_import_sim_without_loading_matplotlib_before() -> None:
     code = ("import sys, sim; assert 'matplotlib' not in sys.modules; "
             "assert callable(sim.plots.risk_over_time) and 'matplotlib' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_stochastic_adversaries_in_a_sweep_report_exposure_next_to_loss() -> None:
+    import numpy as np
+
+    import sim
+    from sim import plots
+
+    df = sim.sweep(SCENARIOS / "tradeoff.yaml", reps=12,
+                   vary={"behaviour.backup_keys.count": [0, 2]})
+    assert {"any_loss", "fraction_lost", "exposed", "fraction_exposed"} <= set(df.columns)
+    assert (df["fraction_exposed"] > 0).any()
+    ax = plots.tradeoff(df)
+    drawn = [(line.get_xdata()[0], line.get_ydata()[0]) for line in ax.lines
+             if len(line.get_xdata()) == 1 and line.get_marker() == "o"]
+    risk = plots.loss_risk(df)
+    expected = [(p, g["fraction_exposed"].mean())
+                for p, (_, g) in zip(risk["p"], plots.sweep_groups(df), strict=True)]
+    assert np.allclose(drawn, expected)

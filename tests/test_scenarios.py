@@ -1,4 +1,4 @@
-"""Each included scenario's outcome."""
+"""scenarios/*.yaml: each included scenario's story and outcome."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from helpers import SCENARIOS, crypto_calls, device, readers, repeated, run_file, status
 from sim.model import EA_USER
-from sim.scenario import EA_BACKUP
+from sim.scenario import EA_BACKUP, load
 
 
 def test_every_included_scenario_validates() -> None:
@@ -17,6 +17,11 @@ def test_every_included_scenario_validates() -> None:
     assert len(files) >= 12
     for f in files:
         assert load(f).horizon > 0
+
+
+def test_every_included_scenario_still_validates() -> None:
+    for f in sorted(SCENARIOS.glob("*.yaml")):
+        load(f)
 
 
 class TestHelpArticle:

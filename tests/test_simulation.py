@@ -1,4 +1,4 @@
-"""The engine against brute force, on small random scenarios."""
+"""sim.behaviour.simulation: one replication, against brute force on random scenarios; names it makes up."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import SCENARIOS, crypto_calls, derived_again, repeated
+from helpers import SCENARIOS, crypto_calls, derived_again, events, repeated, run
 from sim.behaviour.record import RunRecord
 from sim.behaviour.simulation import Simulation
-from sim.behaviour.streams import STREAMS, stream
 from sim.model import APP_KEY, PHYSICAL, DecryptionFailed
 from sim.results import build_result
 from sim.results import run as run_scenario
@@ -213,6 +211,37 @@ def test_same_seed_and_rep_same_tables(data: dict[str, Any], rep: int) -> None:
     assert a.summary == b.summary
 
 
-def test_a_named_stream_is_the_documented_seed_sequence() -> None:
-    expected = np.random.default_rng(np.random.SeedSequence(7, spawn_key=(2, STREAMS["fates"], 99)))
-    assert stream(7, 2, "fates", 99).random(10).tolist() == expected.random(10).tolist()
+# ---------------------------------------------------------------- names the simulation makes up
+
+
+def test_automatic_names_never_clash_with_devices_on_the_chain() -> None:
+    """A scripted backup key without a name after a paper was lost, and a scripted server
+    device named like the server's next automatic one: each gets a fresh name."""
+    r = run("""
+adversary: {server_devices: {fixed: 20d}}
+users:
+  - name: alice
+    devices: [{name: phone}]
+timeline:
+  - {at: 1d, action: create_backup_key, user: alice, by: phone}
+  - {at: 5d, action: paper_lost, user: alice, device: backup-1}
+  - {at: 10d, action: create_backup_key, user: alice, by: phone}
+  - {at: 15d, action: server_add_device, user: alice, name: server-1}
+""")
+    kinds = r.devices.set_index("device")["kind"].to_dict()
+    assert {k: kinds[k] for k in ("backup-1", "backup-2", "server-1", "server-2")} == {
+        "backup-1": "backup", "backup-2": "backup", "server-1": "physical", "server-2": "physical"}
+    assert events(r, "refused") == []
+
+
+def test_automatic_names_leave_the_names_of_devices_that_join_later() -> None:
+    r = run("""
+users:
+  - name: alice
+    devices: [{name: phone}, {name: backup-1, joins_at: 5d}]
+timeline:
+  - {at: 1d, action: create_backup_key, user: alice, by: phone}
+""")
+    kinds = r.devices.set_index("device")["kind"].to_dict()
+    assert (kinds["backup-1"], kinds["backup-2"]) == ("physical", "backup")
+    assert events(r, "refused") == []

@@ -1,17 +1,15 @@
-"""Drawn traffic: send times, recipients, and the generation of each copy."""
+"""sim.behaviour.traffic: drawn send times, recipients, and the generation of each copy."""
 
 from __future__ import annotations
 
 from functools import partial
 
 import numpy as np
-import pytest
 
-from helpers import SCENARIOS
-from sim.behaviour import streams
+from helpers import run
 from sim.behaviour.traffic import send_times
 from sim.results import run as run_scenario
-from sim.scenario import Stream, load, validate
+from sim.scenario import Stream, validate
 
 
 def test_send_times_cover_the_horizon_at_the_drawn_rate() -> None:
@@ -51,15 +49,16 @@ def test_mail_reaches_a_recipient_only_once_they_have_a_device() -> None:
     assert [r[0] for r in rows] == [f"m{i}" for i in range(1, len(rows) + 1)]
 
 
-def test_a_story_without_chance_makes_no_random_stream(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fixed durations, certain outcomes and drawn traffic with fixed gaps and no recipient
-    to pick draw nothing, so they make no stream (making one costs more than a small run's
-    draws); drawn gaps do make their person's traffic stream."""
-    made: list[tuple[object, ...]] = []
-    real = streams.stream
-    monkeypatch.setattr(streams, "stream", lambda *a: made.append(a) or real(*a))
-    for name in ("help_article", "only_device_lost", "ea_compromise", "late_backup"):
-        run_scenario(load(SCENARIOS / f"{name}.yaml"))
-    assert made == []
-    run_scenario(load(SCENARIOS / "quickstart.yaml"))
-    assert "traffic" in {a[2] for a in made}
+def test_a_drawn_send_at_the_instant_a_device_joins_goes_to_the_generation_it_adds() -> None:
+    """Drawn traffic has no place in the event order: a send at an instant comes after
+    every event of that instant (here, on day 14, the replacement joining)."""
+    r = run("""
+horizon: 20d
+traffic: {voicemail: {every: 7d}}
+users:
+  - name: alice
+    devices: [{name: phone, fate: {lost: 10d}, replacement: {after: 4d}}]
+""")
+    assert r.generations["created_at"].tolist() == [0.0, 14.0]
+    assert r.messages[["sent_at", "generation", "readable_by"]].values.tolist() == [
+        [7.0, 1, ""], [14.0, 2, "phone#2"]]

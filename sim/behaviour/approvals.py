@@ -1,4 +1,4 @@
-"""Approvals as people make them (docs/model.md, *Approval*): when a device joins, the
+"""Approvals as people make them (docs/model.md §6 Approval): when a device joins, the
 older devices in hand show a prompt; the person acts on it (or never), from the first of
 them to come online, after a delay. An approval is a BatchApprove by that device: it
 boxes every generation the approver knows to the devices it covers. Where the server

@@ -1,4 +1,4 @@
-"""When adversaries strike (docs/model.md, *Adversaries*): a malicious server that adds
+"""When adversaries strike (docs/model.md §13 Adversaries): a malicious server that adds
 devices or intercepts approvals, backup-key strings that leak, an EA device compromised.
 What each adversary then holds and reads is the model's (``sim.model.Adversaries``); a
 thief is recorded when a device's fate is ``stolen`` (sim.behaviour.devices).

@@ -1,4 +1,4 @@
-"""Devices over time (docs/model.md, *Devices* and *Losses*): a device joins (a DeviceAdd:
+"""Devices over time (docs/model.md §5 Devices, §14 Behaviour): a device joins (a DeviceAdd:
 it reads new data at once), comes online in sessions, meets its fate (lost, stolen, wiped,
 decommissioned) and may be replaced; after a loss the person may revoke it.
 """

@@ -1,5 +1,5 @@
-"""Duties a person's devices take up when something changes (docs/model.md, *Revocation*
-and *Escrow*): the first suitable device in hand to come online re-keys the escrow device
+"""Duties a person's devices take up when something changes (docs/model.md §7
+Revocation, §10 Escrow): the first suitable device in hand to come online re-keys the escrow device
 after the escrow admins rotated, rotates the per-user key after an unsigned revocation,
 and enrols in escrow once the person accepted it. Also the person's acceptance of escrow.
 

@@ -1,4 +1,4 @@
-"""The escrow admins (docs/model.md, *Escrow*): they enable escrow with a first EA device
+"""The escrow admins (docs/model.md §10 Escrow): they enable escrow with a first EA device
 and the EA backup key (kept on paper), add EA devices over time and approve them from a
 confirmed one (the EA chain is in lockdown), lose devices, and revoke the lost ones, which
 rotates the EA generation: members' escrow devices then need a re-key.

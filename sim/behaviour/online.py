@@ -1,4 +1,4 @@
-"""Online sessions (docs/model.md, *Behaviour*): when a device is online, a lazily drawn
+"""Online sessions (docs/model.md §14 Behaviour): when a device is online, a lazily drawn
 schedule of sessions.
 
 Sessions are drawn from the device's own stream only as far as someone asks,

@@ -22,10 +22,20 @@ class Send(NamedTuple):
 
 
 class Message(NamedTuple):
-    """A copy sealed for real after the run, numbered ``m1, m2, …`` in time order."""
+    """A copy sent, numbered ``m1, m2, …`` in time order; ``sealed`` for real after the run
+    when decryption is decided per message, else None (its generation's probe decides)."""
 
-    sealed: Sealed
+    message_id: str
+    user: str
+    app: str
+    generation: int
+    sent_at: float
     sender: str
+    sealed: Sealed | None
+
+
+DECRYPT = ("messages", "generations")  # what is sealed and opened for real: each message,
+# or one probe per (user, generation, app) whose outcome every message of it takes
 
 
 class RunRecord(NamedTuple):
@@ -38,4 +48,6 @@ class RunRecord(NamedTuple):
     adversaries: Adversaries  # what each adversary holds
     labels: dict[tuple[str, str], str]  # (user, device) → the label the scenario gave it
     messages: list[Message]   # in time order
+    decrypt: str              # one of DECRYPT
+    probes: dict[tuple[str, int, str], Sealed]  # (user, generation, app) → its probe, sealed for real
     simpy_events: int         # events the SimPy loop processed

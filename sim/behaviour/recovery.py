@@ -1,4 +1,4 @@
-"""Backup keys and recovery (docs/model.md, *Backup keys* and *Escrow*): people write
+"""Backup keys and recovery (docs/model.md §9 Backup keys, §10 Escrow): people write
 backup keys down (and may lose the paper); a person whose devices in hand lack
 generations that a backup key or their escrow device still holds types the string into
 their newest device, or asks the escrow admins to recover it.

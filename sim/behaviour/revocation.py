@@ -1,4 +1,4 @@
-"""Revocations the user makes later (docs/model.md, *Revocation*): after a device is lost,
+"""Revocations the user makes later (docs/model.md §7 Revocation): after a device is lost,
 stolen or decommissioned, or after they notice a device the server added. Signed from the
 first device in hand to come online, or from the web when unsigned or when no device is
 left in hand.

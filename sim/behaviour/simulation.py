@@ -12,13 +12,13 @@ from functools import partial
 
 import simpy
 
-from ..model import Account, Adversaries, Crypto
+from ..model import Account, Adversaries, Crypto, Sealed
 from ..scenario import Scenario
 from . import devices, duties, timeline, traffic
 from .attacks import server_devices
 from .escrow_admins import escrow_admins
 from .people import Person, World
-from .record import Message, RunRecord
+from .record import DECRYPT, Message, RunRecord
 from .recovery import backup_keys
 from .streams import Draws, key_entropy, name_key, streams
 
@@ -26,10 +26,14 @@ from .streams import Draws, key_entropy, name_key, streams
 class Simulation:
     """One simulated history of ``scenario`` for (``seed``, ``rep``)."""
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, rep: int = 0) -> None:
+    def __init__(self, scenario: Scenario, seed: int | None = None, rep: int = 0,
+                 decrypt: str = "messages") -> None:
+        if decrypt not in DECRYPT:
+            raise ValueError(f"decrypt must be one of {', '.join(DECRYPT)}, not {decrypt!r}")
         self.scenario = s = scenario
         self.seed = s.seed if seed is None else seed
         self.rep = rep
+        self.decrypt = decrypt
         crypto = Crypto(key_entropy(self.seed, rep), s.post_quantum, s.argon2.cost())
         account = Account(crypto, s.account.members_may_create_backup_keys)
         people = {u.name: Person(streams(self.seed, rep, name_key(u.name)), u.name,
@@ -62,19 +66,22 @@ class Simulation:
             env.process(timeline.script(world, s.timeline, s.horizon))
 
     def run(self) -> RunRecord:
-        """Run to the horizon (nothing due at the horizon happens), then seal the messages."""
+        """Run to the horizon (nothing due at the horizon happens), then seal the messages
+        (or their generations' probes)."""
         env, horizon = self.world.env, self.scenario.horizon
         events = 0
         while env.peek() < horizon:
             env.step()
             events += 1
         world = self.world
+        messages, probes = self._seal()
         return RunRecord(self.scenario, self.seed, self.rep, world.account, world.adversaries,
-                         world.labels, self._seal(), events)
+                         world.labels, messages, self.decrypt, probes, events)
 
-    def _seal(self) -> list[Message]:
+    def _seal(self) -> tuple[list[Message], dict[tuple[str, int, str], Sealed]]:
         """Number every copy sent, scripted or drawn, in time order (scripted sends first at
-        equal times), and seal each for real, a generation at a time."""
+        equal times), and seal each for real, a generation at a time; or, deciding per
+        generation, seal one probe per (user, generation, app) that has messages."""
         world = self.world
         sends = world.sends + traffic.drawn(world.people.values(), world.account.users,
                                             self.scenario.horizon)
@@ -83,12 +90,24 @@ class Simulation:
         for n, send in enumerate(sends):
             by_generation.setdefault((send.user, send.generation), []).append(n)
         messages: list[Message | None] = [None] * len(sends)
+        probes: dict[tuple[str, int, str], Sealed] = {}
         for (user, g), numbers in by_generation.items():
             u = world.account.users[user]
             for n in numbers:
                 send, mid = sends[n], f"m{n + 1}"
-                messages[n] = Message(u.seal(mid, send.app, mid.encode(), send.at, g), send.sender)
-        return messages  # type: ignore[return-value]  # every slot is filled
+                sealed = None
+                if self.decrypt == "messages":
+                    sealed = u.seal(mid, send.app, mid.encode(), send.at, g)
+                elif (user, g, send.app) not in probes:
+                    probe = probe_id(user, g, send.app)
+                    probes[(user, g, send.app)] = u.seal(probe, send.app, probe.encode(), send.at, g)
+                messages[n] = Message(mid, user, send.app, g, send.at, send.sender, sealed)
+        return messages, probes  # type: ignore[return-value]  # every message slot is filled
+
+
+def probe_id(user: str, generation: int, app: str) -> str:
+    """The id of the probe that stands for ``user``'s messages of ``generation`` and ``app``."""
+    return f"probe:{user}/{generation}/{app}"
 
 
 def planned_names(s: Scenario) -> dict[str, set[str]]:

@@ -1,4 +1,4 @@
-"""The random streams of a replication (docs/model.md, *Randomness*).
+"""The random streams of a replication (docs/model.md §15 Randomness).
 
 Every draw comes from a numpy ``Generator`` (PCG64) named by its purpose and, where it
 belongs to someone, by a user's or a device's name:

@@ -1,4 +1,4 @@
-"""The scripted timeline (docs/model.md, *Scenario timeline*): each event of the scenario's
+"""The scripted timeline (docs/model.md §14 Behaviour): each event of the scenario's
 ``timeline`` is carried out at its time, before what the behaviour schedules later at the
 same instant. An action the protocol refuses is recorded in the log as ``refused``, with
 the reason, and the run goes on.

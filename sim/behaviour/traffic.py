@@ -1,4 +1,4 @@
-"""Message traffic (docs/model.md, *Messages*): when each person sends, and which
+"""Message traffic (docs/model.md §11 Messages): when each person sends, and which
 generation each copy belongs to.
 
 Sending changes nothing in the protocol's state, so drawn traffic needs no simulation

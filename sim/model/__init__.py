@@ -3,7 +3,7 @@
 It knows nothing of time or randomness: callers pass timestamps, and key material comes
 from the seed the caller gives. Other layers import from here, not from the modules:
 
-- ``crypto``: keys, boxes, content seals, backup-key strings, fingerprints (PROTOCOL §2, §4, §6)
+- ``crypto``: keys, boxes, content seals, backup-key strings, fingerprints (docs/model.md §3, §9, §4)
 - ``chain``: sigchains, verified on append (§1, §3)
 - ``records``: devices, generations, boxes, sealed messages, escrow blobs, the event log (§1, §2)
 - ``user``: one user's chain events, boxes, approval classes and data access (§3)

@@ -1,4 +1,4 @@
-"""The account (PROTOCOL.md §1): its users, the account chain, backup keys (§4), escrow
+"""The account (docs/model.md §2): its users, the account chain, backup keys (§9), escrow
 (§5) and the one availability predicate of §7.
 
 An :class:`Account` makes each member's :class:`~sim.model.user.User` and, once escrow
@@ -73,7 +73,7 @@ class Account:
             return None
         return self.ea.chain.key_at(name[3:], int(link.body.get("ea_seq", self.ea.chain.tail[0])))
 
-    # ------------------------------------------------------------ backup keys (§4)
+    # ------------------------------------------------------------ backup keys (§9)
     def create_backup_key(self, user_id: str, by: str, name: str, at: float) -> str:
         """DeviceAddAndApprove of a backup key by ``by``; returns the string to write down."""
         u = self.find(user_id)
@@ -212,7 +212,7 @@ class Account:
         return keys
 
     def escrow_recover(self, user_id: str, ea_device: str, new_device: str, at: float) -> list[str]:
-        """PROTOCOL §5.5: a BatchApprove signed by the escrow device and the EA device."""
+        """docs/model.md §10: a BatchApprove signed by the escrow device and the EA device."""
         u = self.users[user_id]
         self._check_in_hand(u, new_device, "recovery")
         keys = self.escrow_keys(user_id, ea_device)

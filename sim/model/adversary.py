@@ -1,4 +1,4 @@
-"""Adversaries of PROTOCOL §6 and what each can read, by real decryption.
+"""Adversaries (docs/model.md §13) and what each can read, by real decryption.
 
 A compromised server is assumed to hold every ciphertext: every box and every
 sealed message. What an adversary reads is therefore decided by the keys it
@@ -211,13 +211,16 @@ class Adversaries:
                         seeds[(member.id, g)] = s
         return seeds
 
-    def exposure(self, sealed: list[Sealed], verified: dict[str, bytes]
+    def exposure(self, sealed: list[Sealed], verified: dict[str, bytes],
+                 copies: dict[str, int] | None = None
                  ) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
         """Which adversaries decrypt each exposed message, and each one's window.
 
         ``verified`` maps a message id to the seed a real decryption of it used (the
         readers'); an adversary holding that seed reads the message without opening it
-        again, any other message it opens for real (and adds to ``verified``)."""
+        again, any other message it opens for real (and adds to ``verified``). Where a
+        sealed message stands for several (a generation's probe), ``copies`` says how many,
+        for each adversary's count of messages exposed."""
         exposed: dict[str, list[str]] = {}
         windows: list[dict[str, Any]] = []
         if not self.all:
@@ -241,7 +244,7 @@ class Adversaries:
                             continue
                         verified[m.message_id] = seed
                     exposed.setdefault(m.message_id, []).append(adv.name)
-                    count += 1
+                    count += 1 if copies is None else copies[m.message_id]
             windows.append(self._window(adv, seeds, count))
         return exposed, windows
 

@@ -1,4 +1,4 @@
-"""Sigchains (PROTOCOL §1, §3): append-only, hash-linked, signed links.
+"""Sigchains (docs/model.md §4 Sigchains and fingerprints): append-only, hash-linked, signed links.
 
 A :class:`Chain` verifies every link once, on append: position, previous hash,
 and the signatures its type requires from devices the chain itself knows and

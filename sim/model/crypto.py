@@ -1,4 +1,4 @@
-"""Real cryptography for the simulator (PROTOCOL.md §2 Keys, the backup-key strings of §4,
+"""Real cryptography for the simulator (docs/model.md §3 Keys and generations, the backup-key strings of §9,
 the fingerprints of §6): device keys, per-user-key generations, boxes, content seals,
 backup-key strings and fingerprints.
 
@@ -47,7 +47,7 @@ class BackupKeyError(ValueError):
 
 @dataclass(frozen=True)
 class Argon2Cost:
-    """Argon2id cost for backup-key derivation (PROTOCOL §4 default: 64 MiB, 3 passes)."""
+    """Argon2id cost for backup-key derivation (docs/model.md §9 default: 64 MiB, 3 passes)."""
 
     memory_kib: int = 65536
     passes: int = 3
@@ -148,7 +148,7 @@ def _backup_id(secret: bytes) -> str:
 
 
 def encode_backup_key(secret: bytes) -> str:
-    """128-bit secret → ``XXXX-XXXX-…`` (8 groups of 4, PROTOCOL §4)."""
+    """128-bit secret → ``XXXX-XXXX-…`` (8 groups of 4, docs/model.md §9)."""
     if len(secret) != 16:
         raise ValueError("a backup-key secret is 16 bytes")
     n = int.from_bytes(secret, "big") << 2  # 130 bits = 26 symbols of 5 bits
@@ -252,7 +252,7 @@ class Crypto:
         return self.device_keys_from_seed(self.random(32))
 
     def generation_keys(self, seed: bytes) -> GenerationKeys:
-        """HKDF tree of a generation seed (PROTOCOL §2). Mail is hybrid when post-quantum."""
+        """HKDF tree of a generation seed (docs/model.md §3). Mail is hybrid when post-quantum."""
         self.ops["generation_derive_pq" if self.post_quantum else "generation_derive"] += 1
         return GenerationKeys(
             seed=seed,

@@ -1,4 +1,4 @@
-"""The protocol's nouns (PROTOCOL.md §1 Entities, §2 Keys): devices, generations, boxes,
+"""The protocol's nouns (docs/model.md §2 Entities, §3 Keys and generations): devices, generations, boxes,
 sealed content, escrow blobs and the event log, as plain records.
 
 A device is the one mutable record: what it has opened, whether it was revoked and when

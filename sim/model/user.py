@@ -1,4 +1,4 @@
-"""One user's side of the formal model (PROTOCOL.md §3, whitepaper Appendix B), on real keys.
+"""One user's side of the formal model (docs/model.md §4–§8, whitepaper Appendix B), on real keys.
 
 A :class:`User` holds a sigchain, its devices, the per-user-key generations, the boxes
 the server stores for them and the approval graph. Each chain event of §3 is one method:

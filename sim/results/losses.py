@@ -1,4 +1,4 @@
-"""Availability and loss (docs/model.md, *Data loss*): when each holder stopped being
+"""Availability and loss (docs/model.md §12 Losses): when each holder stopped being
 available, and when each generation was lost: the first time no available holder of it
 remained. An escrow device is available while the escrow admins still hold the EA
 generation its blob is sealed to."""

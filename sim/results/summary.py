@@ -22,7 +22,7 @@ def summarise(messages: list[MessageRow], generations: list[GenerationRow],
     return {
         "scenario": s.name, "seed": record.seed, "rep": record.rep, "horizon": s.horizon,
         "start_date": s.start_date.isoformat() if s.start_date else None,
-        "post_quantum": s.post_quantum,
+        "post_quantum": s.post_quantum, "decrypt": record.decrypt,
         "argon2": {"memory_kib": s.argon2.memory_kib, "passes": s.argon2.passes, "lanes": s.argon2.lanes},
         "messages": n,
         "readable": readable,

@@ -173,6 +173,15 @@ def _timeline_checks(s: Scenario, users: dict[str, UserSpec], ea_devices: set[st
     """The fields each scripted event gives: used by its action, and naming users and
     devices that exist."""
     problems: list[tuple[str, str]] = []
+    # The names the timeline gives (backup keys, server devices), per user: an event may
+    # name one given by any event of its user's. Gathered once, so the checks stay linear.
+    named: dict[str | None, set[str]] = {}
+    for x in s.timeline:
+        if x.name:
+            named.setdefault(x.user, set()).add(x.name)
+    devices = {name: {d.name for d in u.devices} for name, u in users.items()}
+    # What a device or by field may name: a device, a name the timeline gives, the escrow device
+    nameable = {name: own | named.get(name, set()) | {ESCROW_DEVICE} for name, own in devices.items()}
     for i, e in enumerate(s.timeline):
         where = f"timeline[{i}]"
         for field in _EVENT_FIELDS:
@@ -200,7 +209,7 @@ def _timeline_checks(s: Scenario, users: dict[str, UserSpec], ea_devices: set[st
         if e.user not in users:
             problems.append((f"{where}.user", f"unknown user {e.user!r}"))
             continue
-        known = {d.name for d in users[e.user].devices}
+        known = devices[e.user]
         if e.action in ("paper_lost", "leak_backup") and e.device in known:
             problems.append((f"{where}.device", f"{e.action} is for a backup key's string: {e.device!r} "
                              "is a device (lose, steal, wipe or decommission it)"))
@@ -209,7 +218,7 @@ def _timeline_checks(s: Scenario, users: dict[str, UserSpec], ea_devices: set[st
         if e.action in _HELD_DEVICE_ACTIONS and e.device == ESCROW_DEVICE:
             problems.append((f"{where}.device", f"{e.action}: the escrow device is not in the user's hands "
                              "(its secret is sealed to the escrow admins)"))
-        known |= {x.name for x in s.timeline if x.name and x.user == e.user} | {ESCROW_DEVICE}
+        known = nameable[e.user]
         for field in ("device", "by"):
             v = getattr(e, field)
             if v is None or (field == "by" and (v in ("web", "admin", "self") or

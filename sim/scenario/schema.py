@@ -2,7 +2,7 @@
 
 A scenario names its users and their devices (README *Scenario files*), the behaviour and
 traffic of the users, the account's escrow, a timeline of scripted events, stochastic
-adversaries (PROTOCOL §6) and an optional sweep section. The models check each value on
+adversaries (docs/model.md §13) and an optional sweep section. The models check each value on
 its own; references between sections (a device a timeline event names, say) are checked
 in :mod:`.checks`. Also here: the hash that identifies a scenario, and its JSON Schema.
 """
@@ -249,7 +249,7 @@ ACTIONS = (
     "approve", "revoke", "lose", "steal", "wipe", "decommission", "online", "offline",
     "create_backup_key", "paper_lost", "recover_backup", "enroll_escrow",
     "escrow_recover", "revoke_ea_device", "rotate", "send",
-    # adversaries (PROTOCOL §6)
+    # adversaries (docs/model.md §13)
     "server_add_device", "mitm", "leak_backup", "compromise_ea_device",
 )
 
@@ -279,7 +279,7 @@ class Chance(Section):
 
 
 class AdversarySpec(Section):
-    """Stochastic attacks (PROTOCOL §6); scripted ones go in the timeline."""
+    """Stochastic attacks (docs/model.md §13); scripted ones go in the timeline."""
 
     mitm_probability: Probability = Field(
         0.0, description="Chance the server intercepts the approval of each new device")
@@ -323,6 +323,10 @@ class Scenario(Section):
     horizon: Duration
     start_date: Annotated[dt.date | None, BeforeValidator(_no_number)] = None
     post_quantum: StrictBool = False
+    decrypt: Literal["messages", "generations"] | None = Field(
+        None, description="What is opened for real: each message, or one probe per (user, generation, "
+                          "app) whose outcome all its messages take (the same tables, far fewer "
+                          "operations). Default: messages in dmesim run, generations in sweeps")
     argon2: Argon2CostSpec = Field(default_factory=Argon2CostSpec)
     account: AccountSpec = Field(default_factory=AccountSpec)
     behaviour: Behaviour = Field(default_factory=Behaviour)

@@ -67,7 +67,7 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
           workers: int | None = None, scheduler: str | None = None,
           executor: cf.Executor | None = None, out: str | Path | None = None, resume: bool = False,
           traces: bool = False, batch_size: int | None = None, progress: bool = False,
-          ) -> pd.DataFrame:
+          decrypt: str | None = None) -> pd.DataFrame:
     """Run ``reps`` replications at every point of the ``vary`` grid; one row per replication.
 
     Args:
@@ -87,6 +87,10 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
             :func:`~.store.read_traces`).
         batch_size: replications per task (default: about 16 tasks per worker, at most 20 reps each).
         progress: show a tqdm bar on a terminal.
+        decrypt: what each replication opens for real: ``"generations"`` (one probe per
+            user, generation and app; the default, unless the scenario says otherwise) or
+            ``"messages"`` (every message). The tables are the same; the operation counts
+            are not. Recorded in the manifest with the scenario.
 
     Returns:
         The tidy table: ``run_id, point, rep, seed, label``, one column per varied path, then
@@ -98,6 +102,7 @@ def sweep(scenario: Scenario | Mapping[str, Any] | str | Path, reps: int | None 
     if executor is None and scheduler is not None:
         check_scheduler(scheduler)
     data, file = scenario_data(scenario)
+    data = {**data, "decrypt": decrypt or data.get("decrypt") or "generations"}
     base = validate(data, file)  # the file's own sweep.vary values included
     if traces and out is None:
         raise SweepError("traces are written to the output folder: give out=…")

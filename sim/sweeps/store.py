@@ -6,6 +6,16 @@ file per finished batch (``OUT/traces/`` its message tables, with ``--traces``);
 table ``OUT/sweep.parquet`` and ``OUT/sweep.csv`` is written at the end. A resume checks
 that the folder holds the same sweep, then runs only the replications no shard holds.
 Every file is written atomically, so a killed sweep leaves whole shards only.
+
+Checksums: each shard, trace and table file ``F`` has a sidecar ``F.sha256`` beside it,
+in ``sha256sum`` format (``<64 lowercase hex digits>  F``, so ``sha256sum -c`` checks it
+from its folder), written before ``F`` is renamed into place: a file on disk always has
+its checksum. The manifest lists them with ``"checksums": "sha256"``. Reading a shard or
+table parses it, checks its columns, then its sidecar; a folder of an earlier dmesim (no
+``"checksums"`` in its manifest) is read without sidecars, and a resume of it leaves the
+manifest without the key (its new files have sidecars, which are checked where present).
+Every damage is a :class:`FolderError` or :class:`SweepError` of one line naming the file;
+a resume reads every shard (and checks every trace) before it removes anything.
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from importlib import metadata
 from pathlib import Path
@@ -21,12 +31,15 @@ from typing import Any
 
 import pandas as pd
 
-from ..results import COLUMNS, FolderError, atomic_write
+from ..results import COLUMNS, SHA256, FolderError, atomic_write, check_sha256, one_line
 from .errors import SweepError
 from .executors import Task
 from .table import ID_COLUMNS, assemble
 
 TABLE, MANIFEST, SHARDS, TRACES = "sweep", "manifest.json", "shards", "traces"
+CHECKSUMS = "sha256"  # the manifest's "checksums": every data file has a F.sha256 sidecar
+SIDECAR = ".sha256"
+REDO = "delete it, and resume to run its replications again"  # what to do about a damaged shard
 SWEEP_FORMAT = 2  # of the folder; 2: per-purpose random streams (a resume never mixes formats)
 VERSIONED = ("dmesim", "numpy", "pandas", "pyarrow", "simpy", "cryptography", "pydantic", "scipy",
              "matplotlib")
@@ -54,21 +67,38 @@ def read_manifest(out: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise SweepError(f"{path}: cannot read the sweep manifest ({exc})") from None
-    if not _is_manifest(manifest):
-        raise SweepError(f"{path}: not a dmesim sweep manifest")
+        raise SweepError(f"{path}: cannot read the sweep manifest ({one_line(exc)})") from None
+    if (problem := _manifest_problem(manifest)) is not None:
+        raise SweepError(f"{path}: not a dmesim sweep manifest ({problem})")
     return manifest
 
 
-def _is_manifest(m: Any) -> bool:
-    """The fields a resume or a chart relies on, of their types (``type(…) is int``: JSON's
-    ``true`` is no count), each grid point setting the paths the sweep varies."""
-    return (isinstance(m, dict) and type(m.get("reps")) is int and m["reps"] >= 1
-            and type(m.get("scenario_hash")) is str and type(m.get("traces")) is bool
-            and (m.get("seed") is None or type(m["seed"]) is int)
-            and isinstance(m.get("vary"), dict) and isinstance(m.get("points"), list)
-            and all(isinstance(p, dict) and isinstance(p.get("overrides"), dict)
-                    and p["overrides"].keys() == m["vary"].keys() for p in m["points"]))
+def _manifest_problem(m: Any) -> str | None:
+    """What makes ``m`` no manifest of the shape a resume or a chart relies on, or None:
+    its fields of their types (``type(…) is int``: JSON's ``true`` is no count), each grid
+    point setting the paths the sweep varies."""
+    if not isinstance(m, dict):
+        return "a JSON object is expected"
+    if type(m.get("reps")) is not int or m["reps"] < 1:
+        return f"reps is {m.get('reps')!r}, not a positive count"
+    if type(m.get("scenario_hash")) is not str:
+        return "scenario_hash is not a string"
+    if type(m.get("traces")) is not bool:
+        return "traces is not true or false"
+    if m.get("seed") is not None and type(m["seed"]) is not int:
+        return f"seed is {m['seed']!r}, not an integer or null"
+    if not isinstance(m.get("vary"), dict):
+        return "vary is not an object"
+    if not isinstance(m.get("points"), list):
+        return "points is not a list"
+    for i, p in enumerate(m["points"]):
+        if not isinstance(p, dict) or not isinstance(p.get("overrides"), dict):
+            return f"points[{i}] has no overrides object"
+        if p["overrides"].keys() != m["vary"].keys():
+            return f"points[{i}] does not set the paths of vary"
+    if "checksums" in m and m["checksums"] != CHECKSUMS:
+        return f"checksums is {m['checksums']!r}, not {CHECKSUMS!r}"
+    return None
 
 
 # ---------------------------------------------------------------- the folder
@@ -111,22 +141,41 @@ def check_folder(out: Path, manifest: dict[str, Any], resume: bool, old: dict[st
 def prepare(out: Path, manifest: dict[str, Any], old: dict[str, Any] | None,
             ) -> tuple[list[pd.DataFrame], set[tuple[int, int]]]:
     """Make the output folder ready (checked by :func:`check_folder`; the caller writes the
-    manifest); on resume, the frames and (point, rep) pairs already done."""
+    manifest, to which this adds ``"checksums"`` unless the sweep resumed is of a dmesim
+    without them); on resume, the frames and (point, rep) pairs already done.
+
+    A resume reads every shard and checks every trace kept before it removes anything:
+    a damaged one stops it with the folder as it was."""
+    if old is None or old.get("checksums") == CHECKSUMS:
+        manifest["checksums"] = CHECKSUMS
     (out / SHARDS).mkdir(parents=True, exist_ok=True)
     if manifest["traces"]:
         (out / TRACES).mkdir(exist_ok=True)
-    for stale in [*(out / SHARDS).glob(".*.tmp"), *(out / TRACES).glob(".*.tmp")]:
-        stale.unlink(missing_ok=True)  # left by a killed write; the shard itself was never renamed
+    frames: list[pd.DataFrame] = []
+    if old is not None:
+        required = old.get("checksums") == CHECKSUMS
+        frames = _read_shards(out / SHARDS, [*ID_COLUMNS, *manifest["vary"]], required)
+        saved = {p.name for p in (out / SHARDS).glob("*.parquet")}
+        for trace in sorted((out / TRACES).glob("*.parquet")):
+            if trace.name in saved:  # the others are removed below
+                _check(trace, required, _trace_advice(out, trace))
+    # only now, every shard read: what a killed write left, and what a rerun rebuilds
+    for folder in (out / SHARDS, out / TRACES):
+        for stale in folder.glob(".*.tmp"):
+            stale.unlink()  # a killed write's temporary file; its file was never renamed
     if old is None:
-        return [], set()
+        return frames, set()
     saved = {p.name for p in (out / SHARDS).glob("*.parquet")}
     for orphan in (out / TRACES).glob("*.parquet"):
         if orphan.name not in saved:  # traces of a batch killed before its summary shard
             orphan.unlink()
-    # before anything is removed: a damaged shard stops here
-    frames = _read_shards(out / SHARDS, [*ID_COLUMNS, *manifest["vary"]])
+    for folder in (out / SHARDS, out / TRACES):
+        for sidecar in folder.glob(f"*.parquet{SIDECAR}"):
+            if not sidecar.with_suffix("").exists():  # a write killed before its rename
+                sidecar.unlink()
     for suffix in ("parquet", "csv"):  # rebuilt at the end; a stale table must not outlive a rerun
-        (out / f"{TABLE}.{suffix}").unlink(missing_ok=True)
+        for path in (out / f"{TABLE}.{suffix}", out / f"{TABLE}.{suffix}{SIDECAR}"):
+            path.unlink(missing_ok=True)
     done = {(int(p), int(r)) for f in frames for p, r in zip(f["point"], f["rep"], strict=True)}
     return frames, done
 
@@ -134,27 +183,69 @@ def prepare(out: Path, manifest: dict[str, Any], old: dict[str, Any] | None,
 # ---------------------------------------------------------------- shards and tables
 
 
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + SIDECAR)
+
+
+def _write_checked(path: Path, write: Callable[[str], Any]) -> None:
+    """Write ``path`` atomically, its sidecar ``path.sha256`` first: whenever the file is
+    on disk, its checksum is too (a killed write leaves at most a sidecar, which a resume
+    removes)."""
+    atomic_write(path, write, record=lambda digest: atomic_write(
+        _sidecar(path), lambda p: Path(p).write_text(f"{digest}  {path.name}\n", encoding="ascii")))
+
+
+def _check(path: Path, required: bool, advice: str) -> None:
+    """:class:`FolderError` unless ``path`` matches the checksum in its sidecar; a file
+    without one passes only where the folder predates checksums (not ``required``)."""
+    sidecar = _sidecar(path)
+    try:
+        text = sidecar.read_bytes().decode("ascii")
+    except FileNotFoundError:
+        if required:
+            raise FolderError(f"{path}: no checksum ({sidecar.name} is missing; {advice})") from None
+        return
+    except UnicodeDecodeError:
+        text = ""
+    digest, sep, name = text.removesuffix("\n").partition("  ")
+    if not (sep and SHA256.fullmatch(digest) and name == path.name):
+        raise FolderError(f"{sidecar}: not a checksum file (expected one line '<SHA-256>  {path.name}'; "
+                          "its file cannot be checked)")
+    try:
+        check_sha256(path, digest, sidecar.name)
+    except FolderError as exc:
+        raise FolderError(f"{exc} ({advice})") from None
+
+
+def _trace_advice(out: Path, trace: Path) -> str:
+    return f"delete it and {out / SHARDS / trace.name}, and resume to run its replications again"
+
+
 def write_table(out: Path, name: str, df: pd.DataFrame) -> None:
-    atomic_write(out / f"{name}.parquet", lambda p: df.to_parquet(p, index=False))
-    atomic_write(out / f"{name}.csv", lambda p: df.to_csv(p, index=False))
+    _write_checked(out / f"{name}.parquet", lambda p: df.to_parquet(p, index=False))
+    _write_checked(out / f"{name}.csv", lambda p: df.to_csv(p, index=False))
 
 
 def write_shard(out: Path, task: Task, frame: pd.DataFrame, traces: pd.DataFrame | None) -> None:
     """Traces first: a summary shard on disk means its whole batch is saved."""
     if traces is not None:
-        atomic_write(out / TRACES / f"{task.name}.parquet", lambda p: traces.to_parquet(p, index=False))
-    atomic_write(out / SHARDS / f"{task.name}.parquet", lambda p: frame.to_parquet(p, index=False))
+        _write_checked(out / TRACES / f"{task.name}.parquet", lambda p: traces.to_parquet(p, index=False))
+    _write_checked(out / SHARDS / f"{task.name}.parquet", lambda p: frame.to_parquet(p, index=False))
 
 
-def _read_shards(folder: Path, columns: Iterable[str]) -> list[pd.DataFrame]:
-    """Every shard in ``folder``; :class:`FolderError` naming the first that cannot be read
-    or lacks one of ``columns`` (a damaged shard, or a file that is none)."""
-    advice = "delete it, and resume to run its replications again"
+def _read_shards(folder: Path, columns: Iterable[str], required: bool, what: str = "shard",
+                 advice: Callable[[Path], str] = lambda path: REDO) -> list[pd.DataFrame]:
+    """Every shard in ``folder``, read, then checked against its sidecar (``required``:
+    every shard must have one); :class:`FolderError` naming the first that cannot be
+    read, lacks one of ``columns`` (a damaged shard, or a file that is none) or does not
+    match its checksum."""
     frames = []
     for path in sorted(folder.glob("*.parquet")):
-        df = _read_parquet(path, f"shard ({advice})")
+        df = _read_parquet(path, f"{what} ({advice(path)})")
         if missing := [c for c in columns if c not in df.columns]:
-            raise FolderError(f"{path}: not a shard of this sweep (no column {', '.join(missing)}; {advice})")
+            raise FolderError(f"{path}: not a shard of this sweep (no column {', '.join(missing)}; "
+                              f"{advice(path)})")
+        _check(path, required, advice(path))
         frames.append(df)
     return frames
 
@@ -162,27 +253,43 @@ def _read_shards(folder: Path, columns: Iterable[str]) -> list[pd.DataFrame]:
 def _read_parquet(path: Path, what: str) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
-    except ValueError as exc:  # pyarrow's ArrowInvalid: truncated or not Parquet
-        raise FolderError(f"{path}: not a readable {what}: {exc}") from None
+    except Exception as exc:  # damaged bytes make pyarrow or pandas raise almost anything
+        raise FolderError(f"{path}: not a readable {what}: {one_line(exc)}") from None
+
+
+def _declared(out: Path) -> bool:
+    """Does the sweep in ``out`` give every data file a checksum (a manifest that says so)?"""
+    return (out / MANIFEST).exists() and read_manifest(out).get("checksums") == CHECKSUMS
 
 
 def read_sweep(out: str | Path) -> pd.DataFrame:
-    """The table of the sweep written to ``out`` (assembled from its shards if unfinished)."""
+    """The table of the sweep written to ``out`` (assembled from its shards if unfinished),
+    each file checked against its checksum."""
     out = Path(out)
-    if (out / f"{TABLE}.parquet").exists():
-        return _read_parquet(out / f"{TABLE}.parquet", "sweep table")
+    table = out / f"{TABLE}.parquet"
+    if table.exists():
+        required = _declared(out)
+        df = _read_parquet(table, "sweep table")
+        if missing := [c for c in ID_COLUMNS if c not in df.columns]:
+            raise FolderError(f"{table}: not a sweep table (no column {', '.join(missing)})")
+        for path in (table, out / f"{TABLE}.csv"):
+            if path.exists():
+                _check(path, required, "resume the sweep to write it again from its shards")
+        return df
     if not (out / MANIFEST).exists():
         raise FileNotFoundError(f"{out}: not a sweep folder (no {MANIFEST}); use dmesim sweep --out")
     manifest = read_manifest(out)
     params = list(manifest["vary"])
-    return assemble(_read_shards(out / SHARDS, [*ID_COLUMNS, *params]), params)
+    return assemble(_read_shards(out / SHARDS, [*ID_COLUMNS, *params],
+                                 manifest.get("checksums") == CHECKSUMS), params)
 
 
 def read_traces(out: str | Path) -> pd.DataFrame:
     """The message tables of every replication of a sweep run with ``traces=True``, with
-    ``run_id``, ``point`` and ``rep`` columns."""
+    ``run_id``, ``point`` and ``rep`` columns; each file checked against its checksum."""
     out = Path(out)
-    frames = _read_shards(out / TRACES, ["point", "rep", *COLUMNS["messages"]])
+    frames = _read_shards(out / TRACES, ["point", "rep", *COLUMNS["messages"]], _declared(out),
+                          "trace", lambda path: _trace_advice(out, path))
     if not frames:
         raise FileNotFoundError(f"{out}: no traces (run the sweep with --traces)")
     df = pd.concat(frames, ignore_index=True)

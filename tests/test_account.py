@@ -1,214 +1,25 @@
-"""The protocol model of PROTOCOL.md §3–5 on real keys: worked example, revocation,
-backup keys, escrow and lockdown. "Knows" and "can decrypt" are real HPKE opens."""
+"""sim.model.account: the account's users, backup keys, escrow and the EA chain, availability."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from helpers import MAIL, cheap, keys_of, knows, secrets, substitute
 from sim.model import (
     BACKUP,
     EA_USER,
     ESCROW,
     Account,
-    Argon2Cost,
     BackupKeyError,
     ChainError,
-    Crypto,
     DecryptionFailed,
-    DeviceKeys,
     ProtocolError,
     Sealed,
     User,
 )
-
-CHEAP = Argon2Cost(memory_kib=1024, passes=1, lanes=1)
-# the message app sealed to the email key (APP_KEY)
-MAIL = "mail"
-
-
-def cheap(seed: int) -> Crypto:
-    return Crypto(b"test/%d" % seed, argon2=CHEAP)
-
-
-def keys_of(u: User, name: str) -> DeviceKeys:
-    keys = u.devices[name].keys
-    assert keys is not None
-    return keys
-
-
-def knows(u: User, name: str) -> set[int]:
-    return set(u.knows(name))
-
-
-def active_classes(u: User) -> list[set[str]]:
-    active = {d.name for d in u.active()}
-    return [c & active for c in u.classes() if c & active]
-
-
-def thief_reads(u: User, stolen: DeviceKeys, name: str, m: Sealed) -> bool:
-    """Can someone holding a copy of ``name``'s keys read ``m``? Tries the box addressed to
-    ``name`` and, for good measure, every other box of that generation."""
-    crypto = u.crypto
-    for (g, to), box in u.boxes.items():
-        if g != m.generation:
-            continue
-        try:
-            seed = crypto.open_box(box.ciphertext, stolen.kem, u.box_binding(g, box.sender, to))
-        except DecryptionFailed:
-            assert to != name, "the device's own box must open with its keys"
-            continue
-        assert to == name, "a box addressed to another device opened with stolen keys"
-        return u.open(m, crypto.generation_keys(seed)) is not None
-    return False
-
-
-# ------------------------------------------------------------------ worked example (§3)
-
-
-def test_worked_example_step_by_step() -> None:
-    acc = Account(cheap(1))
-    u = acc.user("alice")
-    msgs: dict[int, Sealed] = {}
-
-    def seal(at: float) -> None:
-        m = u.seal(f"m{u.latest.number}", MAIL, b"sealed to %d" % u.latest.number, at)
-        msgs[m.generation] = m
-
-    def check(expect: dict[str, set[int]]) -> None:
-        for name, gens in expect.items():
-            assert u.boxed(name) == gens, name
-            assert knows(u, name) == gens, name
-            for g, m in msgs.items():
-                assert u.can_decrypt(name, m) == (g in gens), (name, g)
-
-    # a, b, c are added: three classes, each add creates a generation boxed to all
-    for t, name in enumerate("abc"):
-        u.add_device(name, float(t))
-        seal(float(t))
-    assert u.classes() == [{"a"}, {"b"}, {"c"}]
-    assert [u.data_access(n) for n in "abc"] == [0.0, 1.0, 2.0]
-    assert [g.created_by for g in u.generations] == ["a", "b", "c"]
-    check({"a": {1, 2, 3}, "b": {2, 3}, "c": {3}})
-
-    # b approves: {a}, {b, c}; b boxes what it knows to c
-    assert u.batch_approve("b", 3.0) == ["c"]
-    assert u.classes() == [{"a"}, {"b", "c"}]
-    assert [u.data_access(n) for n in "abc"] == [0.0, 1.0, 1.0]
-    assert len(u.generations) == 3  # approving creates no generation
-    check({"a": {1, 2, 3}, "b": {2, 3}, "c": {2, 3}})
-
-    # d is added, c approves: {a}, {b, c, d}
-    u.add_device("d", 4.0)
-    seal(4.0)
-    assert u.classes() == [{"a"}, {"b", "c"}, {"d"}]
-    check({"a": {1, 2, 3, 4}, "b": {2, 3, 4}, "c": {2, 3, 4}, "d": {4}})
-    assert u.batch_approve("c", 5.0) == ["d"]
-    assert u.classes() == [{"a"}, {"b", "c", "d"}]
-    assert [u.data_access(n) for n in "abcd"] == [0.0, 1.0, 1.0, 1.0]
-    check({"a": {1, 2, 3, 4}, "b": {2, 3, 4}, "c": {2, 3, 4}, "d": {2, 3, 4}})
-
-    # the server adds e: it receives the generation it creates, nothing older
-    u.add_device("e", 6.0)
-    seal(6.0)
-    assert u.classes() == [{"a"}, {"b", "c", "d"}, {"e"}]
-    assert u.data_access("e") == 6.0
-    check({"a": {1, 2, 3, 4, 5}, "b": {2, 3, 4, 5}, "c": {2, 3, 4, 5}, "d": {2, 3, 4, 5},
-           "e": {5}})
-    stolen_e = keys_of(u, "e")
-
-    # a revokes e with a BatchApprove: one class {a, b, c, d}, e revoked, new generation
-    assert u.batch_approve("a", 7.0, revoke=["e"]) == ["b", "c", "d"]
-    assert len(u.generations) == 6 and u.latest.created_by == "a"
-    e = u.devices["e"]
-    assert e.revoked and e.revoked_signed and e.revoked_at == 7.0
-    assert [d.name for d in u.active()] == ["a", "b", "c", "d"]
-    assert active_classes(u) == [{"a", "b", "c", "d"}]
-    assert {"a", "b", "c", "d"} in u.classes() and u.approval_class("e") == {"e"}
-    assert [u.data_access(n) for n in "abcd"] == [0.0, 0.0, 0.0, 0.0]
-    assert u.chain.revoked == {"e"}
-    assert not u.stale
-    seal(7.0)
-    check({n: {1, 2, 3, 4, 5, 6} for n in "abcd"})
-    assert u.boxed("e") == {5}  # e keeps only the box it had
-    assert knows(u, "e") == set()  # ... and erased its keys on learning of the revocation
-    # a message sealed after the signed revocation: no box for e, unreadable with e's keys
-    assert (6, "e") not in u.boxes
-    assert not u.can_decrypt("e", msgs[6])
-    assert not thief_reads(u, stolen_e, "e", msgs[6])
-    # ... while a thief who copied e's keys still reads what e knew before
-    assert thief_reads(u, stolen_e, "e", msgs[5])
-    assert not thief_reads(u, stolen_e, "e", msgs[4])
-    # the chain re-verifies
-    kinds = [lk.kind for lk in u.chain.links]
-    assert kinds == ["root", "device_add", "device_add", "batch_approve", "device_add",
-                     "batch_approve", "device_add", "batch_approve"]
-    assert u.chain.links[-1].body["revoked"] == ["e"]
-    assert "generation" in u.chain.links[-1].body
-
-
-def test_signed_device_revoke_rotates_at_once() -> None:
-    acc = Account(cheap(2))
-    u = acc.user("alice")
-    u.add_device("a", 0)
-    u.add_device("thief", 1)
-    u.batch_approve("a", 2)
-    before = u.seal("m1", "voicemail", b"before", 3)
-    stolen = keys_of(u, "thief")
-    g = u.revoke("a", ["thief"], 4)
-    assert g == u.latest.number == 3 and not u.stale
-    after = u.seal("m2", "voicemail", b"after", 5)
-    assert after.generation == g
-    assert g not in u.boxed("thief")
-    assert thief_reads(u, stolen, "thief", before)
-    assert not thief_reads(u, stolen, "thief", after)
-    assert u.can_decrypt("a", before) and u.can_decrypt("a", after)
-    with pytest.raises(ProtocolError):
-        u.revoke("thief", ["a"], 6)  # a revoked device cannot sign
-    with pytest.raises(ProtocolError):
-        u.revoke("a", ["thief"], 6)  # already revoked
-
-
-def test_unsigned_revocation_leaves_exposure_window_until_rotate() -> None:
-    acc = Account(cheap(3))
-    u = acc.user("alice")
-    u.add_device("a", 0)
-    u.add_device("b", 1)
-    u.batch_approve("a", 2)
-    u.add_device("e", 3)  # the server's device
-    stolen = keys_of(u, "e")
-    gens_e_knew = u.boxed("e")
-    n = len(u.generations)
-    u.revoke_unsigned(["e"], 4, via="admin")
-    assert u.stale and len(u.generations) == n  # no rotation
-    e = u.devices["e"]
-    assert e.revoked and not e.revoked_signed
-    assert u.chain.links[-1].kind == "server_revoke" and not u.chain.links[-1].signatures
-    exposed = u.seal("m1", MAIL, b"in the window", 5)
-    assert exposed.generation in gens_e_knew  # sealed to a generation the revoked device knew
-    assert thief_reads(u, stolen, "e", exposed)  # real decryption with e's keys
-    assert u.can_decrypt("a", exposed) and u.can_decrypt("b", exposed)
-    # the first active device to come online rotates
-    g = u.rotate("b", 6)
-    assert not u.stale and g == n + 1
-    safe = u.seal("m2", MAIL, b"after rotate", 7)
-    assert safe.generation == g and g not in u.boxed("e")
-    assert not thief_reads(u, stolen, "e", safe)
-    assert u.can_decrypt("a", safe) and u.can_decrypt("b", safe)
-
-
-def test_user_cannot_revoke_escrow_device() -> None:
-    """PROTOCOL §1: the escrow device cannot be revoked by the user (only disabling escrow does)."""
-    acc = Account(cheap(4))
-    u = acc.user("alice")
-    u.add_device("phone", 0)
-    acc.enable_escrow("ea1", 1)
-    acc.enroll_escrow("alice", "phone", 2)
-    with pytest.raises(ProtocolError):
-        u.revoke("phone", ["escrow"], 3)
-    with pytest.raises(ProtocolError):
-        u.batch_approve("phone", 3, revoke=["escrow"])
-    assert not u.devices["escrow"].revoked
-
+from sim.model.crypto import _backup_id, decode_backup_key, encode_backup_key
 
 # ------------------------------------------------------------------ backup keys (§4)
 
@@ -288,6 +99,62 @@ def test_backup_key_forbidden_revoked_and_wrong() -> None:
     u2.revoke("phone", ["bk"], 3)
     with pytest.raises(BackupKeyError, match="revoked"):
         acc2.recover_with_backup("alice", text, "new", 4)
+
+
+def test_account_refuses_strings_that_do_not_derive_the_backup_key() -> None:
+    crypto = cheap(11)
+    acc = Account(crypto)
+    u = acc.user("alice")
+    u.add_device("phone", 0)
+    text = acc.create_backup_key("alice", "phone", "backup", 1)
+    name, keys = acc.backup_keys("alice", text)
+    assert name == "backup"
+    assert keys.verify_key == u.devices["backup"].verify_key
+    assert keys.kem_public == u.devices["backup"].kem_public
+    # one typo is still the same key
+    chars = text.replace("-", "")
+    typo = substitute(text, 9, "Z" if chars[9] != "Z" else "Y")
+    assert acc.backup_keys("alice", typo)[1].verify_key == keys.verify_key
+    # two typos: refused, not a wrong key
+    typo2 = substitute(typo, 20, "Z" if chars[20] != "Z" else "Y")
+    with pytest.raises(BackupKeyError):
+        acc.backup_keys("alice", typo2)
+    # a well-formed string of another key: refused with a clear error
+    other = encode_backup_key(secrets(1, seed=12)[0])
+    assert other[:4] != text[:4]
+    with pytest.raises(BackupKeyError, match="no backup key"):
+        acc.backup_keys("alice", other)
+    # another user's salt: the same string does not name a key of bob
+    acc.user("bob").add_device("pc", 2)
+    with pytest.raises(BackupKeyError):
+        acc.backup_keys("bob", text)
+
+
+def test_same_key_id_but_other_secret_is_refused() -> None:
+    """A string that decodes cleanly to the key ID on the chain, but to another secret,
+    derives other keys and is refused (never used as if it were the backup key)."""
+    seen: dict[str, bytes] = {}
+    rnd = random.Random(5)
+    while True:
+        s = rnd.randbytes(16)
+        kid = _backup_id(s)
+        if kid in seen and seen[kid] != s:
+            s1, s2 = seen[kid], s
+            break
+        seen[kid] = s
+    crypto = cheap(13)
+    crypto.new_backup_string = lambda: encode_backup_key(s1)  # type: ignore[method-assign]
+    acc = Account(crypto)
+    u = acc.user("alice")
+    u.add_device("phone", 0)
+    text = acc.create_backup_key("alice", "phone", "backup", 1)
+    assert decode_backup_key(text) == (kid, s1)
+    impostor = encode_backup_key(s2)
+    assert decode_backup_key(impostor) == (kid, s2)
+    with pytest.raises(BackupKeyError, match="does not derive"):
+        acc.backup_keys("alice", impostor)
+    with pytest.raises(BackupKeyError):
+        acc.recover_with_backup("alice", impostor, "phone", 2)
 
 
 # ------------------------------------------------------------------ escrow (§5)
@@ -491,45 +358,3 @@ def test_unconfirmed_ea_device_cannot_rotate_the_ea_key() -> None:
     with pytest.raises((ProtocolError, ChainError)):
         ea.revoke("evil", ["ea-backup"], 3)
     assert len(ea.generations) == n and not ea.devices["ea-backup"].revoked
-
-
-def test_refused_revocation_changes_nothing() -> None:
-    """A revocation the protocol refuses (here: one target already revoked) must leave no
-    trace: the other targets stay unrevoked and keep their keys."""
-    acc = Account(cheap(16))
-    u = acc.user("alice")
-    u.add_device("a", 0)
-    u.add_device("b", 1)
-    u.add_device("e", 2)
-    u.revoke_unsigned(["e"], 3)
-    links, gens = len(u.chain.links), len(u.generations)
-    with pytest.raises(ProtocolError):
-        u.revoke("a", ["b", "e"], 4)
-    with pytest.raises(ProtocolError):
-        u.batch_approve("a", 4, revoke=["b", "e"])
-    assert len(u.chain.links) == links and len(u.generations) == gens
-    assert not u.devices["b"].revoked and "b" not in u.chain.revoked
-    assert u.devices["b"].keys is not None and u.devices["b"].gone_at is None
-    assert knows(u, "b") == u.boxed("b")
-
-
-def test_lockdown_requires_one_class_and_a_backup_key() -> None:
-    acc = Account(cheap(14))
-    u = acc.user("alice")
-    u.add_device("a", 0)
-    u.add_device("b", 1)
-    with pytest.raises(ProtocolError, match="single approval class"):
-        u.enable_lockdown("a", 2)
-    u.batch_approve("a", 2)
-    with pytest.raises(ProtocolError, match="backup"):
-        u.enable_lockdown("a", 3)
-    acc.create_backup_key("alice", "a", "bk", 3)
-    u.enable_lockdown("a", 4)
-    assert u.chain.lockdown
-    n = len(u.generations)
-    u.add_device("c", 5)
-    assert len(u.generations) == n and u.boxed("c") == set()
-    with pytest.raises(ProtocolError):
-        u.batch_approve("c", 6)
-    assert u.batch_approve("b", 7) == ["bk", "c"]
-    assert knows(u, "c") == knows(u, "a")
