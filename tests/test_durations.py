@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,22 @@ def test_refused_with_one_line(tmp_path: Path, case: str, command: str) -> None:
 def test_durations_are_read_in_days_and_written_back_in_the_shortest_unit() -> None:
     assert [parse_duration(t) for t in ("90d", "1d12h", "2w", "1y", "12h", " 1.5d ", ".5h")] == [
         90.0, 1.5, 14.0, 365.0, 0.5, 1.5, 1 / 48]
-    assert [duration_text(d) for d in (90.0, 1.5, 1 / 1440, 0.1)] == ["90d", "36h", "1m", "144m"]
+    assert [duration_text(d) for d in (90.0, 1.5, 1 / 1440, 0.1)] == ["90d", "36h", "1min", "144min"]
     for days in (0.1, 1 / 3, 1e-9, 36500.0):
         assert parse_duration(duration_text(days)) == days
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("30m", "'m' is ambiguous: write minutes as 'min' (e.g. '30min'); for months write days, e.g. '90d'"),
+    ("1d2M", "'m' is ambiguous"),
+    ("3mo", "months are not a unit (they differ in length): write days or years, e.g. '90d' or '0.25y'"),
+    ("6 months", "months are not a unit"),
+    ("1month", "months are not a unit"),
+    (float("nan"), "expected a duration like '30d', found nan (not a number of days)"),
+    (float("inf"), "expected a duration like '30d', found inf (not a number of days)"),
+])
+def test_units_without_ambiguity(text: object, problem: str) -> None:
+    """Minutes are ``min``; a bare ``m`` and months are refused with a hint."""
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        parse_duration(text)
+    assert parse_duration("30min") == pytest.approx(30 / 1440) and parse_duration("1d30min") == pytest.approx(1 + 30 / 1440)

@@ -87,3 +87,30 @@ timeline:
 """)
     assert events(r, "refused") == [(10.0, "", "revoke_ea_device: EA device ea1 is not with the admins")]
     assert "ea2" not in set(r.events[r.events["event"] == "revoke"]["device"])
+
+
+def test_a_refusal_gives_the_real_reason() -> None:
+    """Each refused scripted event says why in words a user recognises, and the summary
+    lists it."""
+    r = run("""
+users:
+  - name: alice
+    devices: [{name: phone, online: never}, {name: laptop, joins_at: 30d, online: never},
+              {name: tablet, joins_at: 1d, online: never}]
+timeline:
+  - {at: 5d, action: approve, user: alice, by: laptop}
+  - {at: 6d, action: lose, user: alice, device: laptop}
+  - {at: 10d, action: revoke, user: alice, device: tablet, by: phone}
+  - {at: 11d, action: revoke, user: alice, device: tablet, by: phone}
+  - {at: 12d, action: lose, user: alice, device: phone}
+  - {at: 13d, action: rotate, user: alice, by: phone}
+  - {at: 14d, action: approve, user: alice, by: tablet}
+""")
+    assert events(r, "refused") == [
+        (5.0, "laptop", "approve: laptop has not joined yet (joins on day 30)"),
+        (6.0, "laptop", "lose: laptop has not joined yet (joins on day 30)"),
+        (11.0, "", "revoke: alice/tablet was already revoked on day 10"),
+        (13.0, "phone", "rotate: phone is not in the user's hands (lost on day 12)"),
+        (14.0, "tablet", "approve: tablet is not in the user's hands (revoked on day 10)"),
+    ]
+    assert [(x["time"], x["why"]) for x in r.summary["refused"]] == [(t, why) for t, _, why in events(r, "refused")]

@@ -19,6 +19,7 @@ from .streams import name_key
 def joins(world: World, person: Person, spec: DeviceSpec, name: str, start: float,
           replacement: int = 1) -> None:
     """Device ``name`` (of ``spec``; its ``replacement``-th) joins at ``start``, or now if past."""
+    world.joins_at[(person.name, name)] = max(start, world.now)
     world.later(max(0.0, start - world.now), partial(join, world, person, spec, name, replacement))
 
 

@@ -65,6 +65,7 @@ class World:
     planned_names: dict[str, set[str]]  # per user, device names the scenario will use
     labels: dict[tuple[str, str], str] = field(default_factory=dict)
     sends: list[Send] = field(default_factory=list)  # scripted sends
+    joins_at: dict[tuple[str, str], float] = field(default_factory=dict)  # (user, device) → when it joins
     take_up_duties: Callable[[Person], None] = lambda person: None
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from ..model import EA_USER, ProtocolError
+from ..model import EA_USER, PHYSICAL, ProtocolError
 from ..scenario import Event
 from . import approvals, attacks, devices, recovery
 from .escrow_admins import confirmed_ea_devices, ea_changed
@@ -44,9 +44,10 @@ def perform(world: World, e: Event) -> None:
     if person.name not in acc.users:
         acc.log.add(now, person.name, "refused", e.device, detail=f"{e.action}: user has no device yet")
         return
-    u = acc.users[person.name]
-    if e.by in u.devices and u.devices[e.by].kind == "physical" and not world.in_hand(person, e.by):
-        acc.log.add(now, person.name, "refused", e.by, detail=f"{e.action}: {e.by} is not in the user's hands")
+    refusal = _not_possible(world, person, e)
+    if refusal is not None:
+        device, why = refusal
+        acc.log.add(now, person.name, "refused", device, detail=f"{e.action}: {why}")
         return
     for name in _used(e):  # the person uses the device now: it is online at this instant
         if name in person.devices:
@@ -72,6 +73,41 @@ def _revoke_ea_device(world: World, e: Event) -> None:
         acc.revoke_ea_device(by, str(e.device), now)
     world.attempt(EA_USER, e.action, revoke)
     ea_changed(world)
+
+
+# The fields of each action that name one of the user's devices (for revoke, ``by`` may
+# also be web/admin/self; for recover_backup, ``by`` names a backup key's paper).
+DEVICE_FIELDS = {"approve": ("by",), "rotate": ("by",), "create_backup_key": ("by",),
+                 "enroll_escrow": ("by",), "revoke": ("device", "by"), "recover_backup": ("device",),
+                 "escrow_recover": ("device",), "paper_lost": ("device",), "leak_backup": ("device",),
+                 "lose": ("device",), "steal": ("device",), "wipe": ("device",),
+                 "decommission": ("device",), "online": ("device",), "offline": ("device",),
+                 "mitm": ("device",)}
+
+
+def _day(t: float) -> str:
+    return f"day {t:g}"
+
+
+def _not_possible(world: World, person: Person, e: Event) -> tuple[str, str] | None:
+    """(device, why) when the event names a device that is not there yet, or has the user
+    act with a physical device no longer in their hands; None when the protocol decides."""
+    u = world.account.users[person.name]
+    for field in DEVICE_FIELDS.get(e.action, ()):
+        name = getattr(e, field)
+        if name is None or (field == "by" and name in ("web", "admin", "self")):
+            continue
+        if name not in u.devices:
+            joins = world.joins_at.get((person.name, name))
+            if joins is not None and joins > world.now:
+                return name, f"{name} has not joined yet (joins on {_day(joins)})"
+            return name, f"{person.name} has no device {name!r} (yet)"
+        d = u.devices[name]
+        if field == "by" and d.kind == PHYSICAL and not world.in_hand(person, name):
+            why = (f"revoked on {_day(d.revoked_at)}" if d.revoked_at is not None
+                   else f"{d.gone_cause} on {_day(d.gone_at)}" if d.gone_at is not None else "without keys")
+            return name, f"{name} is not in the user's hands ({why})"
+    return None
 
 
 def _used(e: Event) -> list[str]:

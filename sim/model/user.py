@@ -336,8 +336,8 @@ class User:
             d = self.devices.get(name)
             if d is None:
                 raise ProtocolError(f"{self.id} has no device {name!r}")
-            if d.revoked:
-                raise ProtocolError(f"{self.id}/{name} is already revoked")
+            if d.revoked_at is not None:
+                raise ProtocolError(f"{self.id}/{name} was already revoked on day {d.revoked_at:g}")
             if d.kind == ESCROW:
                 raise ProtocolError(f"{self.id}/{name}: only disabling escrow revokes the escrow device")
             if name == by:

@@ -141,4 +141,6 @@ def build_result(record: RunRecord) -> Result:
     # the log is appended in simulated-time order, so it is already ordered by (time, seq)
     tables: dict[str, list[Any]] = {"messages": messages, "devices": devices, "events": acc.log.rows,
                                     "holders": holders, "generations": generations}
-    return Result(tables, summarise(messages, generations, record) | {"adversaries": windows})
+    refused = [{"time": at, "user": user, "device": device, "why": detail}
+               for at, _, user, event, device, detail, _ in acc.log.rows if event == "refused"]
+    return Result(tables, summarise(messages, generations, record) | {"adversaries": windows, "refused": refused})

@@ -33,21 +33,33 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-_UNITS = {"m": 1 / 1440, "h": 1 / 24, "d": 1.0, "w": 7.0, "y": 365.0}
-_PART = r"(\d+(?:\.\d*)?|\.\d+)\s*(m|h|d|w|y)"
+_UNITS = {"min": 1 / 1440, "h": 1 / 24, "d": 1.0, "w": 7.0, "y": 365.0}
+UNITS_TEXT = "min h d w y"
+_PART = r"(\d+(?:\.\d*)?|\.\d+)\s*(min|h|d|w|y)"
 _DURATION = re.compile(rf"^\s*(?:{_PART}\s*)+$")
+_MONTHS = re.compile(r"\d\s*(mo|months?|mths?)\b", re.IGNORECASE)
+_BARE_M = re.compile(r"\d\s*m(?![a-z])", re.IGNORECASE)
 
 
 def parse_duration(value: Any) -> float:
-    """``"90d"`` → 90.0 (days)."""
+    """``"90d"`` → 90.0 (days). Units: ``min`` h d w y (1y = 365d); a bare ``m`` is refused,
+    as it reads as minutes to some and months to others."""
     if isinstance(value, bool) or not isinstance(value, str):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"expected a duration like '30d', found {value!r} (not a number of days)")
         if isinstance(value, int | float) and not isinstance(value, bool):
-            raise ValueError(f"duration {value!r} has no unit (write e.g. '{value}d'; units m h d w y)")
+            raise ValueError(f"duration {value!r} has no unit (write e.g. '{value}d'; units {UNITS_TEXT})")
         raise ValueError(f"expected a duration like '30d', found {value!r}")
     if value.strip().startswith("-"):
         raise ValueError(f"duration {value!r} is negative")
     if not _DURATION.match(value):
-        raise ValueError(f"expected a duration like '30d' or '1d12h' (units m h d w y), found {value!r}")
+        if _MONTHS.search(value):
+            raise ValueError(f"months are not a unit (they differ in length): write days or years, e.g. "
+                             f"'90d' or '0.25y', found {value!r}")
+        if _BARE_M.search(value):
+            raise ValueError(f"'m' is ambiguous: write minutes as 'min' (e.g. '30min'); for months write "
+                             f"days, e.g. '90d', found {value!r}")
+        raise ValueError(f"expected a duration like '30d' or '1d12h' (units {UNITS_TEXT}), found {value!r}")
     days = sum(float(n) * _UNITS[u] for n, u in re.findall(_PART, value))
     if not math.isfinite(days):
         raise ValueError(f"the duration is too large (found {value[:20]!r}…)")
@@ -57,7 +69,7 @@ def parse_duration(value: Any) -> float:
 def duration_text(days: float) -> str:
     """90.0 → ``"90d"``; the shortest whole number of d, h or m when there is one, else
     exact days (``parse_duration`` reads it back to the same float)."""
-    for unit in ("d", "h", "m"):
+    for unit in ("d", "h", "min"):
         n = days / _UNITS[unit]
         if n == round(n) and round(n) * _UNITS[unit] == days:
             return f"{round(n)}{unit}"
@@ -67,7 +79,7 @@ def duration_text(days: float) -> str:
 # What the parser accepts, as a JSON Schema (ECMA 262 regex) for editors
 DURATION_JSON_SCHEMA: dict[str, Any] = {
     "type": "string", "pattern": _DURATION.pattern,
-    "description": "a duration with units m h d w y (1y = 365d), e.g. '90d', '12h', '1d12h'"}
+    "description": "a duration with units min h d w y (1y = 365d), e.g. '90d', '12h', '1d12h'"}
 
 Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(DURATION_JSON_SCHEMA)]
 
