@@ -16,7 +16,7 @@ import networkx as nx
 SIM = Path(__file__).resolve().parent.parent / "sim"
 # From the bottom up; a module may import its own package and the layers below.
 LAYERS = {"model": 0, "scenario": 1, "behaviour": 2, "results": 3, "sweeps": 4, "stats": 4.5,
-          "plots": 5, "report": 5, "cli": 6, "__init__": 7, "__main__": 7}
+          "plots": 5, "report": 5.5, "cli": 6, "__init__": 7, "__main__": 7}
 PUBLIC_UNDERSCORED = {"_replace", "_fields", "_asdict", "_make", "_exit"}  # NamedTuple's, os._exit
 
 

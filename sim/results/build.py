@@ -13,6 +13,7 @@ from typing import Any
 
 from ..behaviour import Message, RunRecord
 from ..model import PHYSICAL, DecryptionFailed, Device, Sealed, User
+from ..scenario import notes
 from .losses import Losses
 from .result import Result
 from .summary import summarise
@@ -143,4 +144,5 @@ def build_result(record: RunRecord) -> Result:
                                     "holders": holders, "generations": generations}
     refused = [{"time": at, "user": user, "device": device, "why": detail}
                for at, _, user, event, device, detail, _ in acc.log.rows if event == "refused"]
-    return Result(tables, summarise(messages, generations, record) | {"adversaries": windows, "refused": refused})
+    return Result(tables, summarise(messages, generations, record)
+                  | {"adversaries": windows, "refused": refused, "notes": notes(record.scenario)})

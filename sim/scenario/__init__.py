@@ -4,8 +4,9 @@
 ``schema``      the pydantic models of the YAML, the scenario hash, the JSON Schema
 ``checks``      ScenarioError; pydantic's errors as one line; the semantic checks
 ``files``       reading YAML with line and column errors; dotted-path overrides
-``sweep_grid`` the sweep grid: every combination of the values of sweep.vary
+``sweep_grid``  the sweep grid: every combination of the values of sweep.vary
 ``loading``     load() and validate(): a file, its overrides, its grid
+``surprises``  what a valid scenario will do that its author may not expect
 
 Other layers import from here, not from the modules.
 """
@@ -15,6 +16,7 @@ from .checks import ScenarioError
 from .durations import Dist, Exp, Fixed, LogNormal, Normal, Uniform, duration_text, parse_duration
 from .files import apply_overrides, flow_yaml, parse_yaml, read_yaml
 from .loading import load, validate
+from .surprises import notes
 from .schema import (
     ACTIONS,
     MAX_DEVICES,
@@ -51,6 +53,6 @@ __all__ = [
     "Dist", "Escrow", "EscrowEnrolment", "Event", "Exp", "Fate", "Fixed", "GridError", "LogNormal",
     "Normal", "Replacement", "Revocation", "Scenario", "ScenarioError", "Sessions", "Stream",
     "SweepSpec", "Traffic", "Uniform", "UserSpec", "apply_overrides", "duration_text", "flow_yaml",
-    "grid", "grid_scenarios", "json_schema", "load", "parse_duration", "parse_yaml", "read_yaml",
+    "grid", "grid_scenarios", "json_schema", "load", "notes", "parse_duration", "parse_yaml", "read_yaml",
     "scenario_hash", "validate",
 ]
