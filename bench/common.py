@@ -22,16 +22,40 @@ HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE.parent / "scenarios"
 
 
-def large(users: int, horizon: str | None = None, post_quantum: bool = False) -> Scenario:
-    """bench/large.yaml with ``users`` copies of its one person."""
+def large_data(users: int, horizon: str | None = None, post_quantum: bool = False) -> dict[str, Any]:
+    """The raw mapping of bench/large.yaml with ``users`` copies of its one person."""
     data = yaml.safe_load((HERE / "large.yaml").read_text())
     person = data["users"][0]
     data["users"] = [dict(copy.deepcopy(person), name=f"u{i}") for i in range(users)]
     if horizon:
         data["horizon"] = horizon
     data["post_quantum"] = post_quantum
-    return validate(data, "bench/large.yaml")
+    return data
 
+
+def large(users: int, horizon: str | None = None, post_quantum: bool = False) -> Scenario:
+    """bench/large.yaml with ``users`` copies of its one person."""
+    return validate(large_data(users, horizon, post_quantum), "bench/large.yaml")
+
+
+COMPANY = SCENARIOS / "company.yaml"
+
+
+def population(users: int, horizon: str | None = None) -> tuple[dict[str, Any], str]:
+    """(raw mapping, name) of a population of ``users`` people: scenarios/company.yaml with
+    its one pattern of users counted ``users`` times, or bench/large.yaml with ``users``
+    copies of its person where there is no company.yaml."""
+    if not COMPANY.exists():
+        return large_data(users, horizon), f"bench/large.yaml ({users} users)"
+    from sim.scenario import apply_overrides, read_yaml
+
+    data = apply_overrides(read_yaml(COMPANY), {"users.0.count": users, **({"horizon": horizon} if horizon else {})})
+    return data, f"scenarios/company.yaml ({users} users)"
+
+
+# Per-message operations: what the key-distribution floor leaves out (with decrypt:
+# generations, the probes remain, and count here).
+CONTENT_OPS = frozenset({"content_seal", "content_open", "content_seal_pq", "content_open_pq"})
 
 POOL = 64  # unit costs are measured on a pool of different keys, as a run uses, not one hot key
 
@@ -118,8 +142,9 @@ CRYPTO_METHODS = ("hpke_seal", "hpke_open", "sign", "verify", "device_keys_from_
                   "generation_keys", "backup_seed")
 
 
-def interleaved_run(scenario: Scenario, probe: UnitProbe, every: int = 100) -> dict[str, Any]:
-    """Run ``scenario`` once, pausing for ``probe.sample()`` after every ``every``-th
+def interleaved_run(scenario: Scenario | None, probe: UnitProbe, every: int = 100,
+                    call: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """Run ``scenario`` once (or ``call()``), pausing for ``probe.sample()`` after every ``every``-th
     cryptographic call (counted across the runs of one probe), and once before the run.
     Spaced by operations, not by time, the samples weigh every operation alike: spaced by
     time, a slow spell of the machine would hold more samples, each dear, and raise the floor.
@@ -151,7 +176,13 @@ def interleaved_run(scenario: Scenario, probe: UnitProbe, every: int = 100) -> d
     for name, fn in originals.items():
         setattr(Crypto, name, timed(fn))
     try:
-        wall, result = plain_run(scenario)
+        if call is None:
+            assert scenario is not None
+            wall, result = plain_run(scenario)
+        else:
+            t = clock()
+            result = call()
+            wall = clock() - t
     finally:
         for name, fn in originals.items():
             setattr(Crypto, name, fn)
@@ -203,3 +234,54 @@ def measure(scenario: Scenario, parts: int = 3, min_seconds: float = 2.0) -> dic
             "ratio": wall / (crypto + loop), "ratio_in_situ": hooked / (inside + loop),
             "ratios": [p["wall_s"] / (p["crypto_s"] + p["simpy_s"]) for p in parts_out],
             "ops": ops, "units": {k: sum(p["units"][k] for p in parts_out) / parts for k in ops}}
+
+
+def measure_sweep(data: dict[str, Any], file: str, parts: int = 3, reps: int = 20, first_rep: int = 0,
+                  decrypt: str = "generations", warm_up: bool = True) -> dict[str, Any]:
+    """Time per replication of a sweep of the scenario ``data`` against its floors, in this
+    process.
+
+    What is timed is what a sweep's worker runs (:func:`sim.sweeps.run_batch`): ``parts``
+    consecutive batches of ``reps`` replications (reps ``first_rep`` on). Each batch runs
+    plain, timed, then again with the hooks of :func:`interleaved_run`, which sample the
+    part's unit costs, then a bare SimPy loop of as many events. The **key-distribution
+    floor** prices every counted operation but the per-message content seals and opens
+    (:data:`CONTENT_OPS`; with ``decrypt: generations`` the probes are content operations),
+    plus the loop; the full floor prices them too. ``ratio`` is total wall time / total
+    key-distribution floor, ``ratios`` each part's. ``warm_up``: one replication first, not
+    counted."""
+    from sim.sweeps import run_batch
+
+    data = {**data, "decrypt": decrypt}
+    cost = validate(data, file).argon2.cost()
+    if warm_up:
+        run_batch(data, file, {}, None, [first_rep])
+    out = []
+    for p in range(parts):
+        batch = list(range(first_rep + p * reps, first_rep + (p + 1) * reps))
+        t = time.perf_counter()
+        rows = run_batch(data, file, {}, None, batch)["rows"]
+        wall = time.perf_counter() - t
+        ops: Counter[str] = Counter()
+        for r in rows:
+            ops.update({k[4:]: v for k, v in r.items() if k.startswith("ops_")})
+        probe = UnitProbe(cost, ops)
+        hooked = interleaved_run(None, probe, call=lambda b=batch: run_batch(data, file, {}, None, b))
+        assert [r["ops_box_seal"] for r in hooked["result"]["rows"]] == [r["ops_box_seal"] for r in rows]
+        events = sum(r["simpy_events"] for r in rows)
+        loop = bare_simpy(events)
+        units = probe.units()
+        key = sum(units[k] * v for k, v in ops.items() if k not in CONTENT_OPS)
+        content = sum(units[k] * v for k, v in ops.items() if k in CONTENT_OPS)
+        out.append({"wall_s": wall, "key_s": key, "content_s": content, "simpy_s": loop,
+                    "in_situ_s": hooked["in_situ_s"], "hooked_s": hooked["wall_s"],
+                    "messages": sum(r["messages"] for r in rows), "ops": ops})
+    n = parts * reps
+    wall, key, content, loop = (sum(p[k] for p in out) for k in ("wall_s", "key_s", "content_s", "simpy_s"))
+    return {"reps": n, "messages": sum(p["messages"] for p in out) / n, "wall_s": wall / n,
+            "key_floor_s": (key + loop) / n, "floor_s": (key + content + loop) / n,
+            "content_s": content / n, "simpy_s": loop / n,
+            "ratio": wall / (key + loop), "ratio_full": wall / (key + content + loop),
+            "ratios": [p["wall_s"] / (p["key_s"] + p["simpy_s"]) for p in out],
+            "in_situ_s": sum(p["in_situ_s"] for p in out) / n,
+            "ops": {k: v / n for k, v in sum((p["ops"] for p in out), Counter()).items()}}

@@ -11,9 +11,10 @@ part's ratio. "in situ s" is the time a hooked run spent inside its cryptographi
 the run's time outside the cryptography, in situ s − crypto s what the cryptography cost
 the run above the floor's warm price.
 
-With ``--repeat N`` the whole table is measured N times in turn, and a last table gives
-each scenario's median ratio over the N and their range: single measurements of a small
-story move by a few hundredths with the machine's state.
+Scenarios whose first line is ``# size: large`` (populations) are measured only when named
+with ``--only``. With ``--repeat N`` the whole table is measured N times in turn, and a last
+table gives each scenario's median ratio over the N and their range: single measurements of
+a small story move by a few hundredths with the machine's state.
 
     python bench/floor.py [--users 300] [--horizon 3y] [--only large household ...] [--repeat 1]
 """
@@ -29,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import SCENARIOS, large, measure  # noqa: E402
 
+LARGE = "# size: large"  # the first line of a population scenario (scenarios/company.yaml)
+
 from sim.scenario import load  # noqa: E402
 
 
@@ -39,7 +42,9 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", help="scenario names (the large one is 'large')")
     ap.add_argument("--repeat", type=int, default=1, help="measure the whole table this many times")
     args = ap.parse_args()
-    scenarios = [load(f) for f in sorted(SCENARIOS.glob("*.yaml"))] + [large(args.users, args.horizon)]
+    files = [f for f in sorted(SCENARIOS.glob("*.yaml"))  # populations (`# size: large`) only by name
+             if (args.only and f.stem in args.only) or not f.read_text().startswith(LARGE)]
+    scenarios = [load(f) for f in files] + [large(args.users, args.horizon)]
     if args.only:
         scenarios = [s for s in scenarios if s.name in args.only]
     names = {s.name: f"large ({args.users} users)" if s.name == "large" else s.name for s in scenarios}

@@ -67,6 +67,9 @@ def out_folder(folder: Path, out: Path | None = None) -> None:
 
 
 CHARTS = ("timeline.png", "approval_graph.png", "report.html")  # removed before a run writes anew
+DECRYPT = ("messages", "generations")  # --decrypt: what a run opens for real
+DECRYPTION = {"messages": "every message opened (decrypt: messages)",
+              "generations": "one probe per user, generation and app opened (decrypt: generations)"}
 
 
 class _OneLineErrors(click.Group):
@@ -109,9 +112,12 @@ def main() -> None:
 @click.option("--user", "users", multiple=True, metavar="NAME",
               help="Draw and tell these people (repeatable; default: everyone, or a population chart).")
 @click.option("--strict", is_flag=True, help="Exit with status 3 if the protocol refused any action.")
+@click.option("--decrypt", type=click.Choice(DECRYPT), default=None,
+              help="Open every message for real, or one probe per user, generation and app "
+              "(default: the scenario's decrypt, else messages).")
 @friendly
 def run(scenario: Path, seed: int | None, out: Path | None, charts: bool, users: tuple[str, ...],
-        strict: bool) -> None:
+        strict: bool, decrypt: str | None) -> None:
     """Simulate one history of SCENARIO; write its tables, charts and report.html."""
     from . import plots
     from .report import write_report
@@ -121,7 +127,7 @@ def run(scenario: Path, seed: int | None, out: Path | None, charts: bool, users:
     out_folder(out)  # before the run: a bad --out costs no simulation
     for note in notes(s):
         click.echo(f"note: {note}", err=True)
-    result = replicate(s, seed)
+    result = replicate(s, seed, decrypt=decrypt)
     for name in CHARTS:  # an earlier run's charts must not stand next to this run's tables
         (out / name).unlink(missing_ok=True)
     result.write(out)
@@ -156,6 +162,8 @@ def summary_table(summary: dict[str, Any]) -> str:
         rows.append(("exposed to adversaries", f"{summary['exposed']} ({summary['exposed'] / n:.1%})"))
     a = summary["argon2"]
     rows.append(("Argon2id cost", f"{a['memory_kib']} KiB, {a['passes']} passes"))
+    if "decrypt" in summary:
+        rows.append(("decryption", DECRYPTION.get(summary["decrypt"], str(summary["decrypt"]))))
     rows.append(("crypto operations", ", ".join(f"{k} {v}" for k, v in summary["ops"].items())))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
@@ -268,16 +276,28 @@ def _split_top(text: str) -> list[str]:
 @click.option("--charts/--no-charts", default=True,
               help="Write risk, fraction, policy and tradeoff charts.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar (only on a terminal).")
+@click.option("--decrypt", type=click.Choice(DECRYPT), default=None,
+              help="Open one probe per user, generation and app, or every message (default: the "
+              "scenario's decrypt, else generations); the table is the same.")
+@click.option("--ci", type=float, default=None, metavar="HALF_WIDTH",
+              help="Stop when the answer is known: rounds of --reps replications per grid point "
+              "(default 200) until each point's 95% Wilson half-width on P(any loss) is at most "
+              "this (e.g. 0.01).")
+@click.option("--max-reps", type=click.IntRange(min=1), default=None,
+              help="With --ci: at most this many replications per grid point (default 10000).")
 @friendly
 def sweep(scenario: Path, reps: int | None, vary: tuple[str, ...], seed: int | None,
           workers: int | None, scheduler: str | None, out: Path | None, resume: bool, traces: bool,
-          batch_size: int | None, charts: bool, progress: bool) -> None:
+          batch_size: int | None, charts: bool, progress: bool, decrypt: str | None, ci: float | None,
+          max_reps: int | None) -> None:
     """Monte Carlo over replications × the --vary grid of SCENARIO: a tidy table
     (sweep.parquet, sweep.csv), manifest.json and data-loss-risk charts."""
     from . import plots
 
     if workers is not None and scheduler is not None:
         _fail("give --workers or --scheduler, not both")
+    if ci is not None:
+        sweeps.check_ci(ci)  # before the scenario is read: one line, exit status 2
     out_dir: Path = out or Path("sweeps") / load(scenario).name
     interrupted = []
     default_handler = signal.getsignal(signal.SIGINT)
@@ -290,7 +310,7 @@ def sweep(scenario: Path, reps: int | None, vary: tuple[str, ...], seed: int | N
     try:
         df = sweeps.sweep(scenario, reps, parse_vary(vary), seed, workers=workers, scheduler=scheduler,
                           out=out_dir, resume=resume, traces=traces, batch_size=batch_size,
-                          progress=progress)
+                          progress=progress, decrypt=decrypt, ci=ci, max_reps=max_reps)
     except SweepError as exc:
         _fail(str(exc))
     except (KeyboardInterrupt, Exception):
@@ -307,25 +327,30 @@ def sweep(scenario: Path, reps: int | None, vary: tuple[str, ...], seed: int | N
     if charts:  # tradeoff only where an adversary read something
         for kind, chart in plots.sweep_charts(df).items():
             plots.save(chart(df), out_dir / f"{kind}.png")
-    click.echo(sweep_table(df))
     manifest = json.loads((out_dir / sweeps.MANIFEST).read_text())
+    click.echo(sweep_table(df, manifest.get("stop")))
+    if manifest.get("stop"):
+        click.echo(stopping_note(manifest))
     reused = len(df) - manifest["executed"]
     click.echo(f"ran {manifest['executed']} replications" + (f" ({reused} reused from earlier shards)"
                                                              if reused else "") + f"; wrote {out_dir}/")
 
 
-def sweep_table(df: Any) -> str:
-    """Per grid point: replications, P(any loss) with its 95% Wilson interval, mean
-    fraction of messages lost, median day of the first loss (censored at the horizon:
+def sweep_table(df: Any, stop: dict[str, Any] | None = None) -> str:
+    """Per grid point: replications, P(any loss) with its 95% Wilson interval (and, for a
+    sweep that stops at a target, ``stop``, its half-width), mean fraction of messages
+    lost, median day of the first loss (censored at the horizon:
     :func:`sim.stats.median_first_loss`), mean fraction exposed."""
     from .stats import loss_risk, median_first_loss, sweep_groups
 
     risk = loss_risk(df)
-    rows = [("grid point", "reps", "P(any loss) [95% CI]", "mean lost", "median first loss",
+    half = ("±",) if stop else ()
+    rows = [("grid point", "reps", "P(any loss) [95% CI]", *half, "mean lost", "median first loss",
              "mean exposed")]
     for (label, g), (_, r) in zip(sweep_groups(df), risk.iterrows(), strict=True):
         first = median_first_loss(g)
-        rows.append((label, str(r["n"]), f"{r['p']:.3f} [{r['low']:.3f}, {r['high']:.3f}]",
+        hw = (f"{sweeps.half_width(int(r['losses']), int(r['n'])):.4f}",) if stop else ()
+        rows.append((label, str(r["n"]), f"{r['p']:.3f} [{r['low']:.3f}, {r['high']:.3f}]", *hw,
                      f"{g['fraction_lost'].mean():.1%}",
                      f"> day {g['horizon_days'].max():g}" if first is None else f"day {first:.0f}",
                      f"{g['fraction_exposed'].mean():.1%}"))
@@ -333,6 +358,17 @@ def sweep_table(df: Any) -> str:
     return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                                for i, (c, w) in enumerate(zip(row, widths, strict=True)))
                      for row in rows)
+
+
+def stopping_note(manifest: dict[str, Any]) -> str:
+    """One line on a sweep that stopped at a target: reached everywhere, or where not."""
+    stop, points, n = manifest["stop"], manifest["points"], manifest.get("rounds", 0)
+    rounds = f"{n} round{'s' * (n != 1)} of {manifest['reps']}"
+    short = [p["label"] for p in points if not p.get("reached")]
+    if not short:
+        return f"every grid point reached ±{stop['ci']:g} (95% Wilson half-width of P(any loss)) in {rounds}"
+    return (f"±{stop['ci']:g} not reached at {len(short)} of {len(points)} grid points, stopped at --max-reps "
+            f"{stop['max_reps']} ({rounds}): {'; '.join(short)}")
 
 
 @main.command()

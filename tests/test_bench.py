@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers import SCENARIOS
+from sizes import included
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
@@ -23,7 +24,7 @@ from sim.scenario import load  # noqa: E402
 def test_every_counted_operation_has_a_unit_cost() -> None:
     """The floor prices every counter a run can report, post-quantum variants included."""
     kinds: set[str] = set()
-    for f in sorted(SCENARIOS.glob("*.yaml")):
+    for f in included():  # large ones aside (tests/sizes.py)
         kinds |= set(run_scenario(load(f)).summary["ops"])
     kinds |= set(run_scenario(common.large(2, "60d", post_quantum=True)).summary["ops"])
     assert {"box_seal_pq", "content_open_pq", "argon2id", "verify"} <= kinds
@@ -50,3 +51,41 @@ def test_floor_repeat_prints_each_table_and_the_medians(monkeypatch: pytest.Monk
     ratios = sorted(float(r[7]) for r in rows[:2])  # each table's ratio column
     assert float(rows[2][1]) == pytest.approx(sum(ratios) / 2, abs=0.011)
     assert rows[2][2] == f"{ratios[0]:.2f}–{ratios[1]:.2f}"
+
+
+def test_sweep_floor_prices_all_but_the_content_operations(monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.sweeps import scenario_data
+
+    data, file = scenario_data(SCENARIOS / "help_article.yaml")
+    r = common.measure_sweep(data, file, parts=2, reps=2)
+    assert r["reps"] == 4 and r["messages"] == 5
+    assert r["ops"]["content_seal"] == 5 and r["content_s"] > 0  # one probe per generation and app
+    assert r["floor_s"] == pytest.approx(r["key_floor_s"] + r["content_s"])
+    assert math.isfinite(r["ratio"]) and r["ratio"] > r["ratio_full"] > 0 and len(r["ratios"]) == 2
+    import sweep_floor
+
+    monkeypatch.setattr(sys, "argv", ["sweep_floor.py", "--scenario", str(SCENARIOS / "help_article.yaml"),
+                                      "--parts", "1", "--reps", "1", "--repeat", "2"])
+    sweep_floor.main()
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 5 and out[-1].startswith("ratio to the key-distribution floor: median")
+
+
+def test_scaling_measures_one_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    import scaling
+
+    r = scaling.one(8, "30d", parts=1, decrypt="generations")
+    assert r["users"] == 8 and r["peak_mib"] > 0 and r["key_floor_s"] > 0 and len(r["ratios"]) == 1
+
+
+def test_time_to_ci_reads_the_sweep_it_ran(tmp_path: Path) -> None:
+    import subprocess
+
+    f = tmp_path / "s.yaml"
+    f.write_text("name: s\nhorizon: 30d\nusers: [{name: a, devices: [{name: p, fate: {lost: {exp: 30d}}}]}]\n"
+                 "traffic: {voicemail: {every: 5d}}\n")
+    out = subprocess.run([sys.executable, str(Path(floor.__file__).parent / "time_to_ci.py"), "--scenario", str(f),
+                          "--ci", "0.3", "--round", "4", "--workers", "1", "--serial-reps", "2"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.startswith("base: ") and "replications in" in out and "rounds of 4" in out

@@ -72,6 +72,33 @@ BAD = {
     "event naming the escrow device": (HEAD + USERS + "timeline: [{at: 1d, action: create_backup_key, user: a, "
                                        "by: p, name: escrow}]\n",
                                        "timeline[0].name: 'escrow' is reserved"),
+    # populations (README, Scenario files): names made by patterns, groups to mail within
+    "a pattern making another user's name": (HEAD + "users: [{name: emp2, devices: [{name: p}]}, "
+                                             "{name: 'emp{i}', count: 3, devices: [{name: p}]}]\n",
+                                             "users[1].name: the pattern makes 'emp2' for i = 2, the name of users[0]"),
+    "a user named as a pattern's person": (HEAD + "users: [{name: 'emp{i:02}', count: 12, devices: [{name: p}]}, "
+                                           "{name: emp07, devices: [{name: p}]}]\n",
+                                           "users[1].name: 'emp07' is also the name users[0]'s pattern makes for i = 7"),
+    "two patterns making one name": (HEAD + "users: [{name: 'a{i}', count: 12, devices: [{name: p}]}, "
+                                     "{name: 'a1{i}', count: 3, devices: [{name: p}]}]\n",
+                                     "users[1].name: the pattern makes 'a11' for i = 1, as users[0]'s does for i = 11"),
+    "two users sharing a name": (HEAD + "users: [{name: a, devices: [{name: p}]}, {name: a, devices: [{name: q}]}]\n",
+                                 "users: two users share a name"),
+    "mail to an unknown group": (HEAD + "users: [{name: 'c{i}', count: 5, group: club, devices: [{name: p}]}]\n"
+                                 "traffic: {mail: {every: 7d, to: {group: clubs, k: 2}}}\n",
+                                 "traffic.mail.to.group: unknown group 'clubs' (groups: club)"),
+    "more correspondents than the group has": (HEAD + "users: [{name: 'c{i}', count: 5, group: club, "
+                                               "devices: [{name: p}]}]\ntraffic: {mail: {every: 7d, to: "
+                                               "{group: club, k: 5}}}\n",
+                                               "traffic.mail.to.k: 5 correspondents, but group 'club' has 4 people "
+                                               "besides the sender"),
+    "an outsider's correspondents": (HEAD + "users: [{name: 'c{i}', count: 2, group: club, devices: [{name: p}]}, "
+                                     "{name: x, devices: [{name: p}], traffic: {mail: {every: 7d, to: "
+                                     "{group: club, k: 3}}}}]\n",
+                                     "users[1].traffic.mail.to.k: 3 correspondents, but group 'club' has 2 people"),
+    "a scripted event for someone nobody is": (HEAD + "users: [{name: 'c{i}', count: 5, devices: [{name: p}]}]\n"
+                                               "timeline: [{at: 1d, action: lose, user: c6, device: p}]\n",
+                                               "timeline[0].user: unknown user 'c6'"),
     "replaced EA device": (HEAD + USERS + "account: {escrow: {enabled_at: 1d, admins: [{name: x, devices: "
                            "[{name: e, fate: {lost: 5d}, replacement: {after: 1d}}]}]}}\n",
                            "account.escrow.admins[0].devices[0].replacement: EA devices are not replaced"),
@@ -89,3 +116,37 @@ def test_scenario_error_is_raised_from_python_too() -> None:
     with pytest.raises(ScenarioError) as exc:
         validate(data, "f.yaml")
     assert exc.value.path == "sweep.vary.post_quantum[1]" and "valid boolean" in exc.value.problem
+
+
+def test_every_problem_of_a_file_is_reported_with_did_you_mean(tmp_path: Path) -> None:
+    """All the file's problems at once, one line each naming file and place; an unknown
+    key suggests the key it looks like; exit status 2."""
+    from click.testing import CliRunner
+
+    from sim.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("horizon: 30d\ntraffic:\n  mail: {evry: {exp: 2d}}\nbehaviour:\n  aproval: {probability: 0.5}\n"
+                   "users:\n  - name: alice\n    devices: [{name: phone, joins_at: 5}]\n")
+    result = CliRunner().invoke(main, ["validate", str(bad)])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"{bad}: behaviour.aproval: unknown key (did you mean 'approval'?)",
+        f"{bad}: traffic.mail.every: required key is missing",
+        f"{bad}: traffic.mail.evry: unknown key (did you mean 'every'?)",
+        f"{bad}: users[0].devices[0].joins_at.fixed: duration 5 has no unit (write e.g. '5d'; units min h d w y)"
+        " (found 5)"]
+
+
+def test_at_most_ten_problems_are_shown_then_how_many_more(tmp_path: Path) -> None:
+    from sim.scenario import ScenarioError, load
+
+    bad = tmp_path / "many.yaml"
+    bad.write_text("horizon: 30d\nusers:\n" + "".join(f"  - {{name: u{i}, devices: [{{name: p, jions_at: 1d}}]}}\n"
+                                                   for i in range(12)))
+    with pytest.raises(ScenarioError) as caught:
+        load(bad)
+    lines = str(caught.value).splitlines()
+    assert len(caught.value.problems) == 12 and len(lines) == 11
+    assert lines[0] == f"{bad}: users[0].devices[0].jions_at: unknown key (did you mean 'joins_at'?)"
+    assert lines[-1] == f"{bad}: … and 2 more problems"

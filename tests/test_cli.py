@@ -264,3 +264,41 @@ def test_cli_plot_not_a_sweep(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "no such folder" in r.stderr
     r = CliRunner().invoke(main, ["plot", str(tmp_path), "--out", str(tmp_path / "x.png")])
     assert r.exit_code == 2 and "not a sweep folder" in r.stderr
+
+
+# ---------------------------------------------------------------- --decrypt
+
+
+def test_run_decrypt_option_and_the_summary_says_which(tmp_path: Path) -> None:
+    lines = {}
+    for option in ([], ["--decrypt", "generations"], ["--decrypt", "messages"]):
+        code, out, err = invoke("run", HELP, "--out", str(tmp_path / "r"), "--no-charts", *option)
+        assert code == 0, err
+        lines[tuple(option)] = next(line for line in out.splitlines() if line.startswith("decryption"))
+        summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+        assert summary["decrypt"] == (option[1] if option else "messages")  # dmesim run: every message
+        assert summary["lost"] == 2
+    assert lines[()] == lines[("--decrypt", "messages")] and "every message opened" in lines[()]
+    assert "one probe per user, generation and app opened" in lines[("--decrypt", "generations")]
+    f = tmp_path / "g.yaml"  # the scenario's decrypt is the default; the option overrides it
+    f.write_text(yaml.safe_dump({**SAFE, "decrypt": "generations"}))
+    for option, expected in (([], "generations"), (["--decrypt", "messages"], "messages")):
+        assert invoke("run", str(f), "--out", str(tmp_path / "g"), "--no-charts", *option)[0] == 0
+        assert json.loads((tmp_path / "g" / "summary.json").read_text())["decrypt"] == expected
+
+
+def test_sweep_decrypt_option_changes_the_operations_not_the_table(tmp_path: Path) -> None:
+    tables = {}
+    for option in ("generations", "messages"):
+        code, _, err = invoke("sweep", HELP, "--reps", "2", "--decrypt", option, "--out", str(tmp_path / option),
+                              "--no-charts")
+        assert code == 0, err
+        tables[option] = pd.read_parquet(tmp_path / option / "sweep.parquet")
+    ops = [c for c in tables["messages"].columns if c.startswith("ops_")]
+    pd.testing.assert_frame_equal(tables["messages"].drop(columns=ops), tables["generations"].drop(columns=ops))
+    assert (tables["messages"]["ops_content_open"] != tables["generations"]["ops_content_open"]).all()
+    pd.testing.assert_frame_equal(tables["generations"], sim.sweep(HELP, reps=2))  # a sweep's default
+    code, _, err = invoke("sweep", HELP, "--reps", "2", "--out", str(tmp_path / "messages"), "--resume")
+    assert code == 2 and "different scenario" in err  # a resume keeps what was decrypted
+    code, _, err = invoke("sweep", HELP, "--decrypt", "everything", "--out", str(tmp_path / "x"))
+    assert code == 2 and err.count("\n") == 1 and "'everything' is not one of" in err

@@ -11,6 +11,7 @@ import pytest
 import sim
 from helpers import SCENARIOS
 from sim.results import Result
+from sizes import included
 
 TABLES = ("messages", "devices", "holders", "generations", "events")
 
@@ -24,7 +25,7 @@ def same_results(a: Result, b: Result) -> None:
         {k: v for k, v in b.summary.items() if k not in strip}
 
 
-@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", included(), ids=lambda p: p.stem)  # large ones aside (tests/sizes.py)
 def test_every_included_scenario_reads_the_same_per_generation(path: Path) -> None:
     for seed in (1, 2, 3):
         by_message = sim.run(path, seed=seed, decrypt="messages")

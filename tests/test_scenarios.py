@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pandas as pd
 import pytest
 
 from helpers import SCENARIOS, crypto_calls, device, readers, repeated, run_file, status
 from sim.model import EA_USER
-from sim.scenario import EA_BACKUP, load
+from sim.scenario import EA_BACKUP, load, read_yaml
+from sizes import SMALL_PEOPLE, included, large
 
 
 def test_every_included_scenario_validates() -> None:
@@ -222,8 +226,90 @@ def test_no_cryptographic_operation_is_repeated() -> None:
     from sim.results import run as run_scenario
     from sim.scenario import load
 
-    for f in sorted(SCENARIOS.glob("*.yaml")):
+    for f in included():
         with crypto_calls() as calls:
             ops = run_scenario(load(f)).summary["ops"]
         assert sum(calls.values()) == sum(n for k, n in ops.items() if not k.startswith(("device_keygen", "argon2")))
         assert not repeated(calls), f"{f.name} repeats {repeated(calls)}"
+    for f in large():  # a smaller population, two months, every message opened
+        with crypto_calls() as calls:
+            ops = run_file(f.stem, decrypt="messages", **smaller(f)).summary["ops"]
+        assert sum(calls.values()) == sum(n for k, n in ops.items() if not k.startswith(("device_keygen", "argon2")))
+        assert not repeated(calls), f"{f.name} repeats {repeated(calls)}"
+
+
+# ---------------------------------------------------------------- populations (tests/sizes.py)
+
+
+def smaller(path: Path, people: int = 12, horizon: str = "60d") -> dict[str, Any]:
+    """Overrides (for run_file) that make each entry of a large scenario stand for at most
+    ``people`` people, over ``horizon``."""
+    entries = read_yaml(path)["users"]
+    return {"horizon": horizon, **{f"users__{i}__count": min(u["count"], people)
+                                   for i, u in enumerate(entries) if "count" in u}}
+
+
+def test_only_marked_scenarios_are_large_and_the_rest_stay_small() -> None:
+    assert [f.stem for f in large()] == ["company", "consumers"]
+    for f in included():
+        assert len(load(f).people()) <= SMALL_PEOPLE, f.name
+    for f in large():
+        assert len(load(f).people()) > SMALL_PEOPLE, f"{f.name} is small: drop its size marker"
+
+
+COMPANY = {"users__0__count": 200, "horizon": "1y"}  # a fifth of the company, for a year
+NO_ESCROW = {"account__escrow": None, "behaviour__escrow": None}
+
+
+def test_company_escrow_recovers_everyone_who_would_lose_without_it() -> None:
+    kept, without = run_file("company", **COMPANY), run_file("company", **COMPANY, **NO_ESCROW)
+    assert kept.summary["users"] == without.summary["users"] == 200
+    assert kept.summary["users_with_loss"] == 0 and kept.summary["share_users_with_loss"] == 0.0
+    lost = without.messages[without.messages["status"] == "lost"]
+    recovered = kept.events[kept.events["event"] == "escrow_recover"]
+    assert without.summary["users_with_loss"] == lost["user"].nunique() >= 1
+    assert set(lost["user"]) <= set(recovered["user"])  # the same histories: only escrow differs
+    physical = ["user", "device", "added_at", "lost_at"]
+    pd.testing.assert_frame_equal(kept.devices[kept.devices["kind"] == "physical"][physical].reset_index(drop=True),
+                                  without.devices[without.devices["kind"] == "physical"][physical]
+                                  .reset_index(drop=True))
+    # the employees mail five colleagues each, and both devices were refreshed or lost at times
+    mail = kept.messages[kept.messages["app"] == "mail"]
+    assert (mail.groupby("sender")["user"].nunique() <= 6).all()
+    assert set(kept.devices[kept.devices["device"].str.contains("#")]["device"].str[:5]) == {"lapto", "phone"}
+
+
+def test_consumers_without_a_backup_key_lose_and_with_one_recover() -> None:
+    r = run_file("consumers", horizon="2y", users__0__count=60, users__1__count=15, users__2__count=40,
+                 users__3__count=10)
+    m = r.messages
+    entry = m["user"].str.rstrip("0123456789")
+    lost = m[m["status"] == "lost"].assign(entry=entry).groupby("entry")["user"].nunique()
+    assert r.summary["users"] == 125 and r.summary["users_with_loss"] == lost.sum()
+    assert lost.get("phone", 0) >= 5 and lost.get("phone", 0) > lost.get("phonekey", 0)
+    assert "backup_recover" in set(r.events["event"])
+    # each consumer mails three others of the group, besides the copy kept
+    assert (m[m["app"] == "mail"].groupby("sender")["user"].nunique() == 4).all()
+
+
+@pytest.mark.slow
+def test_company_in_full_loses_nothing_with_escrow() -> None:
+    r = run_file("company")
+    s = r.summary
+    assert (s["users"], s["horizon"]) == (1000, 3 * 365)
+    assert s["users_with_loss"] == 0 and "escrow_recover" in set(r.events["event"])
+    assert s["messages"] > 50_000
+
+
+@pytest.mark.slow
+def test_consumers_in_full_lose_more_the_fewer_keys_and_devices_they_hold() -> None:
+    r = run_file("consumers")
+    s = r.summary
+    assert s["users"] == 500 and 0.05 < s["share_users_with_loss"] < 0.4
+    shares = list(s["share_users_with_loss_by"].values())
+    assert shares == sorted(shares) and shares[-1] == s["share_users_with_loss"]
+    m = r.messages
+    with_loss = m[m["status"] == "lost"].groupby(m["user"].str.rstrip("0123456789"))["user"].nunique()
+    people = {"phone": 240, "phonekey": 60, "duo": 160, "duokey": 40}
+    share = {e: with_loss.get(e, 0) / n for e, n in people.items()}
+    assert share["phone"] > share["phonekey"] and share["phone"] > share["duo"]

@@ -11,13 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import SCENARIOS, crypto_calls, derived_again, events, repeated, run
+from helpers import crypto_calls, derived_again, events, repeated, run
 from sim.behaviour.record import RunRecord
 from sim.behaviour.simulation import Simulation
 from sim.model import APP_KEY, PHYSICAL, DecryptionFailed
 from sim.results import build_result
 from sim.results import run as run_scenario
 from sim.scenario import Scenario, load, validate
+from sizes import included
 
 days = st.integers(min_value=0, max_value=60).map(lambda d: f"{d}d")
 later = st.integers(min_value=1, max_value=60).map(lambda d: f"{d}d")  # a fate at 0d and a replacement
@@ -196,7 +197,7 @@ def freed_when_dropped(scenario: Scenario) -> bool:
     return account() is None
 
 
-@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", included(), ids=lambda p: p.stem)  # large ones aside (tests/sizes.py)
 def test_a_finished_run_is_freed_when_dropped(path: Path) -> None:
     """Nothing outside a run keeps it: a sweep frees each replication once it is done."""
     assert freed_when_dropped(load(path))

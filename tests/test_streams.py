@@ -101,7 +101,8 @@ def test_the_purposes_keep_their_indices() -> None:
     change every history. Index 0 is the keys' (drawn from key_entropy, not numpy)."""
     assert STREAMS == {"keys": 0, "escrow_admins": 1, "traffic": 2, "sessions": 3, "fates": 4, "approval": 5,
                        "fingerprint": 6, "revocation": 7, "notice": 8, "backup": 9, "recovery": 10, "escrow": 11,
-                       "mitm": 12, "leak": 13, "server": 14, "ea_attack": 15}
+                       "mitm": 12, "leak": 13, "server": 14, "ea_attack": 15,
+                       "correspondents": 16}
 
 
 def test_a_name_key_is_the_first_eight_bytes_of_its_sha256() -> None:

@@ -31,3 +31,17 @@ def test_an_approval_behaviour_or_a_scripted_approval_is_enough() -> None:
 
 def test_no_included_scenario_surprises() -> None:
     assert all(not notes(load(f)) for f in SCENARIOS.glob("*.yaml"))
+
+
+def test_the_size_of_a_run_is_known_before_it_starts() -> None:
+    """People, first devices and the expected message copies, within the draws' noise."""
+    import sim
+    from sim.scenario.surprises import size
+
+    for name in ("quickstart", "household", "tradeoff"):
+        s = load(SCENARIOS / f"{name}.yaml")
+        expected = size(s)
+        assert expected["people"] == len(s.people())
+        assert expected["devices"] == sum(len(u.devices) for u in s.people().values())
+        got = sim.run(s, decrypt="generations").summary["messages"]
+        assert abs(got - expected["messages"]) <= 0.1 * expected["messages"] + 10, (name, got, expected)

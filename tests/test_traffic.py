@@ -62,3 +62,37 @@ users:
     assert r.generations["created_at"].tolist() == [0.0, 14.0]
     assert r.messages[["sent_at", "generation", "readable_by"]].values.tolist() == [
         [7.0, 1, ""], [14.0, 2, "phone#2"]]
+
+
+def test_correspondents_are_k_distinct_others_drawn_once_from_the_persons_own_stream() -> None:
+    from sim.behaviour.people import Person
+    from sim.behaviour.streams import STREAMS, name_key, streams
+    from sim.behaviour.traffic import Group, correspondents
+    from sim.scenario import Behaviour, Correspondents, Traffic
+
+    group = Group([f"p{i}" for i in range(1, 8)])
+    pick = Correspondents(group="g", k=6)
+    for name in group.names + ["outsider"]:
+        person = Person(streams(5, 0, name_key(name)), name, Behaviour(), Traffic())
+        chosen = correspondents(person, pick, group)
+        assert len(set(chosen)) == 6 and name not in chosen and set(chosen) <= set(group.names)
+        assert set(person._rngs) == {("correspondents",)}  # drawn from its own stream, nothing else
+        # the draw is numpy's choice among the others, mapped past the person's own place
+        rng = np.random.default_rng(np.random.SeedSequence(5, spawn_key=(0, STREAMS["correspondents"], name_key(name))))
+        others = [n for n in group.names if n != name]
+        assert chosen == [others[c] for c in rng.choice(len(others), size=6, replace=False)]
+
+
+def test_mail_within_a_group_goes_to_each_senders_own_correspondents() -> None:
+    r = run("""
+horizon: 200d
+traffic: {mail: {every: 2d, to: {group: club, k: 2}}}
+users:
+  - {name: "m{i}", count: 6, group: club, devices: [{name: phone}]}
+  - {name: outsider, devices: [{name: phone}], traffic: {mail: {every: 2d, to: {group: club, k: 6}}}}
+""", seed=3)
+    m = r.messages[r.messages["app"] == "mail"]
+    to = {sender: set(g["user"]) - {sender} for sender, g in m.groupby("sender")}
+    assert all(len(to[f"m{i}"]) == 2 and to[f"m{i}"] <= {f"m{j}" for j in range(1, 7)} for i in range(1, 7))
+    assert to["outsider"] == {f"m{j}" for j in range(1, 7)}  # not in the group: any six of its people
+    assert (m.groupby("sender").size() > 2 * 60).all()  # each mail is two copies: recipient's and sender's

@@ -8,6 +8,7 @@ a time: the same seals to the same keys as during the run, with each generation'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import simpy
@@ -36,8 +37,14 @@ class Simulation:
         self.decrypt = decrypt
         crypto = Crypto(key_entropy(self.seed, rep), s.post_quantum, s.argon2.cost())
         account = Account(crypto, s.account.members_may_create_backup_keys)
-        people = {u.name: Person(streams(self.seed, rep, name_key(u.name)), u.name,
-                                 s.behaviour_of(u), s.traffic_of(u)) for u in s.users}
+        # every person, in the order of the file: an entry with count stands for many, each
+        # with their own streams (keyed by their name); they share the entry's settings
+        self.specs = s.people()
+        people = {}
+        for u in s.users:
+            behaviour, traffic_spec = s.behaviour_of(u), s.traffic_of(u)
+            for name in u.names():
+                people[name] = Person(streams(self.seed, rep, name_key(name)), name, behaviour, traffic_spec)
         self.world = World(simpy.Environment(), account, Adversaries(account), s.adversary, people,
                            planned_names(s))
         self.world.take_up_duties = partial(duties.take_up_duties, self.world)
@@ -47,15 +54,14 @@ class Simulation:
         """Every device's join, the escrow admins, each person's processes, the script."""
         world, s = self.world, self.scenario
         env, people = world.env, world.people
-        for u in s.users:
-            person = people[u.name]
+        for name, u in self.specs.items():
+            person = people[name]
             for spec in u.devices:
                 start = person.draw(spec.joins_at, "fates", name_key(spec.name))
                 devices.joins(world, person, spec, spec.name, start)
         if s.account.escrow is not None:
             env.process(escrow_admins(world, s.account.escrow, Draws(streams(self.seed, self.rep))))
-        for u in s.users:
-            person = people[u.name]
+        for person in people.values():
             if person.behaviour.backup_keys is not None and person.behaviour.backup_keys.count:
                 env.process(backup_keys(world, person))
             if person.behaviour.escrow is not None and s.account.escrow is not None:
@@ -65,14 +71,19 @@ class Simulation:
         if s.timeline:
             env.process(timeline.script(world, s.timeline, s.horizon))
 
-    def run(self) -> RunRecord:
+    def run(self, progress: Callable[[float], object] | None = None) -> RunRecord:
         """Run to the horizon (nothing due at the horizon happens), then seal the messages
-        (or their generations' probes)."""
+        (or their generations' probes). ``progress`` is told the simulated time now and
+        then (every 1,000 events) and at the horizon."""
         env, horizon = self.world.env, self.scenario.horizon
         events = 0
         while env.peek() < horizon:
             env.step()
             events += 1
+            if progress is not None and events % 1000 == 0:
+                progress(env.now)
+        if progress is not None:
+            progress(horizon)
         world = self.world
         messages, probes = self._seal()
         return RunRecord(self.scenario, self.seed, self.rep, world.account, world.adversaries,
@@ -84,7 +95,7 @@ class Simulation:
         generation, seal one probe per (user, generation, app) that has messages."""
         world = self.world
         sends = world.sends + traffic.drawn(world.people.values(), world.account.users,
-                                            self.scenario.horizon)
+                                            self.scenario.horizon, self.scenario.groups())
         sends.sort(key=lambda send: send.at)  # stable: scripted sends first at ties
         by_generation: dict[tuple[str, int], list[int]] = {}
         for n, send in enumerate(sends):
@@ -111,13 +122,14 @@ def probe_id(user: str, generation: int, app: str) -> str:
 
 
 def planned_names(s: Scenario) -> dict[str, set[str]]:
-    """Per user, the device names the scenario gives (its devices, its scripted events'
-    names): a name the simulation makes up must not take one before its device joins."""
-    names = {u.name: {d.name for d in u.devices} for u in s.users}
+    """Per person, the device names the scenario gives (their devices, their scripted
+    events' names): a name the simulation makes up must not take one before its device
+    joins. The people of one entry share a set until the timeline names one of theirs."""
+    names: dict[str, set[str]] = {}
+    for u in s.users:
+        own = {d.name for d in u.devices}
+        names.update(dict.fromkeys(u.names(), own))
     for e in s.timeline:
         if e.name is not None and e.user in names:
-            names[e.user].add(e.name)
+            names[e.user] = names[e.user] | {e.name}
     return names
-
-
-

@@ -23,7 +23,7 @@ from ..scenario import Dist, Fixed
 # Index 0 is the keys': drawn by BLAKE2b from key_entropy, not by numpy.
 STREAMS = {"keys": 0, "escrow_admins": 1, "traffic": 2, "sessions": 3, "fates": 4, "approval": 5,
            "fingerprint": 6, "revocation": 7, "notice": 8, "backup": 9, "recovery": 10, "escrow": 11,
-           "mitm": 12, "leak": 13, "server": 14, "ea_attack": 15}
+           "mitm": 12, "leak": 13, "server": 14, "ea_attack": 15, "correspondents": 16}
 
 
 def name_key(name: str) -> int:

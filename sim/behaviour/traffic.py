@@ -6,6 +6,10 @@ events: each person's send times for an app are drawn for the whole horizon at o
 (from the person's own stream for that app), and each copy belongs to its user's latest
 generation at the send time: the last one created at or before it. A copy for a user
 who has no device yet is not sent. Scripted ``send`` events stay in the event loop.
+
+Mail ``to: {group: G, k: K}`` first draws the person's K correspondents, distinct and never
+themselves, from their own ``correspondents`` stream (once, in O(K)); each mail then goes
+to one of them, drawn as for ``to: [names]``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from functools import partial
 import numpy as np
 
 from ..model import User
-from ..scenario import Dist, Fixed, Stream
+from ..scenario import Correspondents, Dist, Fixed
 from .people import Person
 from .record import Send
 
@@ -41,12 +45,30 @@ def send_times(every: Dist, rng: Callable[[], np.random.Generator], horizon: flo
     return [t for t in times if t < horizon]
 
 
-def recipients(app: str, stream: Stream, rng: Callable[[], np.random.Generator], n: int) -> list[str | None]:
-    """For each of ``n`` messages, the user it goes to (None: only the sender's copy;
-    voicemail is always the user's own)."""
-    if app != "mail" or not stream.to:
+def recipients(app: str, to: list[str], rng: Callable[[], np.random.Generator], n: int) -> list[str | None]:
+    """For each of ``n`` messages, the user it goes to, drawn from ``to`` (None: only the
+    sender's copy; voicemail is always the user's own)."""
+    if app != "mail" or not to:
         return [None] * n
-    return [stream.to[i] for i in rng().integers(len(stream.to), size=n).tolist()]
+    return [to[i] for i in rng().integers(len(to), size=n).tolist()]
+
+
+class Group:
+    """A group's people in the order of the file, and each one's place in it."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.index = {name: i for i, name in enumerate(names)}
+
+
+def correspondents(person: Person, pick: Correspondents, group: Group) -> list[str]:
+    """``pick.k`` distinct people of ``group`` other than ``person``, drawn from the
+    person's own ``correspondents`` stream: indices among the others, mapped past the
+    person's own place (the checks make sure there are k others)."""
+    own = group.index.get(person.name)
+    others = len(group.names) - (own is not None)
+    chosen = person.rng("correspondents").choice(others, size=pick.k, replace=False).tolist()
+    return [group.names[c + 1 if own is not None and c >= own else c] for c in chosen]
 
 
 def generation_at(user: User, times: list[float]) -> list[int]:
@@ -79,10 +101,12 @@ def copies(sender: str, app: str, times: list[float], to: list[str | None],
     return at, user, gen
 
 
-def drawn(people: Iterable[Person], users: dict[str, User], horizon: float) -> list[Send]:
+def drawn(people: Iterable[Person], users: dict[str, User], horizon: float,
+          groups: dict[str, list[str]] | None = None) -> list[Send]:
     """Every copy the people's drawn traffic sends before ``horizon``: person by person,
-    app by app, in send order."""
+    app by app, in send order. ``groups``: each group's people, for mail to a group."""
     sends: list[Send] = []
+    made: dict[str, Group] = {}
     for person in people:
         for a, name in enumerate(APPS):
             spec = getattr(person.traffic, name)
@@ -90,7 +114,12 @@ def drawn(people: Iterable[Person], users: dict[str, User], horizon: float) -> l
                 continue
             rng = partial(person.rng, "traffic", a)  # the person's stream for the app, made on first use
             times = send_times(spec.every, rng, horizon)
-            to = recipients(name, spec, rng, len(times))
+            if isinstance(spec.to, Correspondents):
+                if spec.to.group not in made:
+                    made[spec.to.group] = Group((groups or {})[spec.to.group])
+                to = recipients(name, correspondents(person, spec.to, made[spec.to.group]), rng, len(times))
+            else:
+                to = recipients(name, spec.to, rng, len(times))
             at, user, gen = copies(person.name, name, times, to, users)
             sends += map(Send, at, user, gen, [name] * len(at), [person.name] * len(at))
     return sends

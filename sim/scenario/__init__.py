@@ -1,6 +1,7 @@
 """Scenario files: their schema, their checks, and reading them with one-line errors.
 
 ``durations``   durations with units and the distributions of random durations
+``names``       what a name may be; the name patterns of populations (emp{i:03})
 ``schema``      the pydantic models of the YAML, the scenario hash, the JSON Schema
 ``checks``      ScenarioError; pydantic's errors as one line; the semantic checks
 ``files``       reading YAML with line and column errors; dotted-path overrides
@@ -16,10 +17,10 @@ from .checks import ScenarioError
 from .durations import Dist, Exp, Fixed, LogNormal, Normal, Uniform, duration_text, parse_duration
 from .files import apply_overrides, flow_yaml, parse_yaml, read_yaml
 from .loading import load, validate
-from .surprises import notes
 from .schema import (
     ACTIONS,
     MAX_DEVICES,
+    MAX_PEOPLE,
     MAX_SEED,
     AccountSpec,
     Admin,
@@ -29,6 +30,7 @@ from .schema import (
     BackupKeys,
     Behaviour,
     Chance,
+    Correspondents,
     DeviceSpec,
     Escrow,
     EscrowEnrolment,
@@ -45,11 +47,13 @@ from .schema import (
     json_schema,
     scenario_hash,
 )
+from .surprises import notes
 from .sweep_grid import GridError, grid, grid_scenarios
 
 __all__ = [
-    "ACTIONS", "EA_BACKUP", "ESCROW_DEVICE", "MAX_DEVICES", "MAX_SEED", "AccountSpec", "Admin",
-    "AdversarySpec", "Approval", "Argon2CostSpec", "BackupKeys", "Behaviour", "Chance", "DeviceSpec",
+    "ACTIONS", "EA_BACKUP", "ESCROW_DEVICE", "MAX_DEVICES", "MAX_PEOPLE", "MAX_SEED", "AccountSpec",
+    "Admin", "AdversarySpec", "Approval", "Argon2CostSpec", "BackupKeys", "Behaviour", "Chance",
+    "Correspondents", "DeviceSpec",
     "Dist", "Escrow", "EscrowEnrolment", "Event", "Exp", "Fate", "Fixed", "GridError", "LogNormal",
     "Normal", "Replacement", "Revocation", "Scenario", "ScenarioError", "Sessions", "Stream",
     "SweepSpec", "Traffic", "Uniform", "UserSpec", "apply_overrides", "duration_text", "flow_yaml",

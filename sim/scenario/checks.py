@@ -10,21 +10,40 @@ and settings so frequent that a run would not end.
 
 from __future__ import annotations
 
+import difflib
+import functools
 from typing import Any
 
 from pydantic import ValidationError
 
 from ..model import EA_BACKUP, ESCROW_DEVICE
 from .durations import DIST_TAGS, sample_mean
-from .schema import MAX_DEVICES, MAX_REPEATS, Scenario, Sessions, UserSpec
+from .schema import (
+    MAX_DEVICES,
+    MAX_REPEATS,
+    Correspondents,
+    Scenario,
+    Sessions,
+    UserSpec,
+    json_schema,
+)
+
+MAX_SHOWN = 10  # problems of one file shown at most; a last line counts the rest
 
 
 class ScenarioError(Exception):
-    """A scenario that cannot be used; ``str()`` is one line: file: path: problem."""
+    """A scenario that cannot be used: ``str()`` is one line per problem, ``file: path:
+    problem`` (at most :data:`MAX_SHOWN`, then a line with how many more); ``path`` and
+    ``problem`` are the first's."""
 
-    def __init__(self, file: str, path: str, problem: str) -> None:
+    def __init__(self, file: str, path: str, problem: str,
+                 more: list[tuple[str, str]] | None = None) -> None:
         self.file, self.path, self.problem = file, path, problem
-        super().__init__(f"{file}: {path}: {problem}" if path else f"{file}: {problem}")
+        self.problems = [(path, problem), *(more or [])]
+        lines = [f"{file}: {p}: {q}" if p else f"{file}: {q}" for p, q in self.problems[:MAX_SHOWN]]
+        if len(self.problems) > MAX_SHOWN:
+            lines.append(f"{file}: … and {len(self.problems) - MAX_SHOWN} more problems")
+        super().__init__("\n".join(lines))
 
 
 def error_path(loc: tuple[Any, ...]) -> str:
@@ -34,7 +53,7 @@ def error_path(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif str(part) in {*DIST_TAGS.values(), "Sessions", "str"} or "[" in str(part):
+        elif str(part) in {*DIST_TAGS.values(), "Sessions", "Correspondents", "str"} or "[" in str(part):
             continue  # pydantic's names for union members
         else:
             out += ("." if out else "") + str(part)
@@ -43,7 +62,7 @@ def error_path(loc: tuple[Any, ...]) -> str:
 
 def validate_one(data: Any, file: str) -> Scenario:
     """Parsed YAML as one scenario (its sweep grid is not looked at); :class:`ScenarioError`
-    for the first problem, from pydantic or from the semantic checks."""
+    with every problem, from pydantic (one per place) or else from the semantic checks."""
     if data is None:
         raise ScenarioError(file, "", "the file is empty")
     if not isinstance(data, dict):
@@ -51,22 +70,49 @@ def validate_one(data: Any, file: str) -> Scenario:
     try:
         s = Scenario.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        found = err.get("input")
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        elif not isinstance(found, dict | list) and "found" not in msg:
-            msg += f" (found {found!r})"
-            if isinstance(found, bool) and err["type"] in ("string_type", "literal_error"):
-                msg += "; YAML reads yes/no/on/off as booleans: quote the value"
-        raise ScenarioError(file, error_path(tuple(err["loc"])), msg) from None
+        found: dict[str, str] = {}  # place → its first problem (a union's members fail alike)
+        for err in exc.errors():
+            found.setdefault(error_path(tuple(err["loc"])), _problem(err))
+        first, *more = found.items()
+        raise ScenarioError(file, *first, more=more) from None
     problems = semantic_checks(s)
     if problems:
-        raise ScenarioError(file, *problems[0])
+        raise ScenarioError(file, *problems[0], more=problems[1:])
     return s
+
+
+def _problem(err: Any) -> str:
+    """One pydantic error in words: an unknown key with the key it most looks like."""
+    found = err.get("input")
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        key = str(err["loc"][-1])
+        close = difflib.get_close_matches(key, _keys(), n=1, cutoff=0.6)
+        return "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+    if err["type"] == "missing":
+        return "required key is missing"
+    if not isinstance(found, dict | list) and "found" not in msg:
+        msg += f" (found {found!r})"
+        if isinstance(found, bool) and err["type"] in ("string_type", "literal_error"):
+            msg += "; YAML reads yes/no/on/off as booleans: quote the value"
+    return msg
+
+
+@functools.cache
+def _keys() -> tuple[str, ...]:
+    """Every key a scenario file may write, anywhere: what an unknown key may be a typo of."""
+    keys: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            keys.update(node.get("properties", {}))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(json_schema())
+    return tuple(sorted(keys))
 
 
 # ---------------------------------------------------------------- the semantic checks
@@ -109,9 +155,9 @@ def _too_often(horizon: float, gap: float, what: str, most: int = MAX_REPEATS) -
 def semantic_checks(s: Scenario) -> list[tuple[str, str]]:
     """(place, problem) for each reference or setting that pydantic cannot check."""
     problems: list[tuple[str, str]] = []
-    users = {u.name: u for u in s.users}
-    if len(users) != len(s.users):
-        problems.append(("users", "two users share a name"))
+    users = s.people()  # every person's name → their entry
+    problems += _name_clashes(s)
+    groups = s.groups()
     ea_devices: set[str] = set()
     for i, a in enumerate(s.account.escrow.admins if s.account.escrow else []):
         for j, d in enumerate(a.devices):
@@ -142,7 +188,9 @@ def semantic_checks(s: Scenario) -> list[tuple[str, str]]:
         if u.traffic is not None and u.traffic.voicemail is not None and u.traffic.voicemail.to:
             problems.append((f"users[{i}].traffic.voicemail.to", voicemail_to))
         mail = s.traffic_of(u).mail
-        for k, to in enumerate(mail.to if mail else []):
+        if mail is not None and isinstance(mail.to, Correspondents):
+            problems += _correspondents(mail.to, groups, u, _where(i, u, "traffic", "mail", ".to"))
+        for k, to in enumerate(mail.to if mail and isinstance(mail.to, list) else []):
             if to not in users:
                 problems.append((_where(i, u, "traffic", "mail", f".to[{k}]"), f"unknown user {to!r}"))
         for app in ("voicemail", "mail"):
@@ -168,6 +216,46 @@ def semantic_checks(s: Scenario) -> list[tuple[str, str]]:
     return problems
 
 
+def _name_clashes(s: Scenario) -> list[tuple[str, str]]:
+    """Two people with one name: two users, or a pattern's name and another entry's (a
+    pattern making one name twice is refused with its entry's name)."""
+    problems: list[tuple[str, str]] = []
+    first: dict[str, tuple[int, int]] = {}  # a person's name → (its entry's index, its i)
+    for i, u in enumerate(s.users):
+        for k, name in enumerate(u.names(), 1):
+            if name not in first:
+                first[name] = (i, k)
+                continue
+            j, kj = first[name]
+            if u.count is None and s.users[j].count is None:
+                problems.append(("users", "two users share a name"))
+            elif u.count is None:
+                problems.append((f"users[{i}].name", f"{name!r} is also the name users[{j}]'s pattern makes "
+                                                     f"for i = {kj}"))
+            elif s.users[j].count is None:
+                problems.append((f"users[{i}].name", f"the pattern makes {name!r} for i = {k}, the name of "
+                                                     f"users[{j}]"))
+            else:
+                problems.append((f"users[{i}].name", f"the pattern makes {name!r} for i = {k}, as users[{j}]'s "
+                                                     f"does for i = {kj}"))
+            break  # one problem per entry
+    return problems
+
+
+def _correspondents(to: Correspondents, groups: dict[str, list[str]], u: UserSpec,
+                    where: str) -> list[tuple[str, str]]:
+    """A group to draw correspondents from: it exists and has ``k`` people besides the sender."""
+    if to.group not in groups:
+        known = ", ".join(sorted(groups)) or "none: give users a group"
+        return [(f"{where}.group", f"unknown group {to.group!r} (groups: {known})")]
+    others = len(groups[to.group]) - (u.group == to.group)
+    if to.k > others:
+        besides = " besides the sender" if u.group == to.group else ""
+        return [(f"{where}.k", f"{to.k} correspondents, but group {to.group!r} has {others} "
+                               f"{'person' if others == 1 else 'people'}{besides}")]
+    return []
+
+
 def _timeline_checks(s: Scenario, users: dict[str, UserSpec], ea_devices: set[str],
                      voicemail_to: str) -> list[tuple[str, str]]:
     """The fields each scripted event gives: used by its action, and naming users and
@@ -179,9 +267,6 @@ def _timeline_checks(s: Scenario, users: dict[str, UserSpec], ea_devices: set[st
     for x in s.timeline:
         if x.name:
             named.setdefault(x.user, set()).add(x.name)
-    devices = {name: {d.name for d in u.devices} for name, u in users.items()}
-    # What a device or by field may name: a device, a name the timeline gives, the escrow device
-    nameable = {name: own | named.get(name, set()) | {ESCROW_DEVICE} for name, own in devices.items()}
     for i, e in enumerate(s.timeline):
         where = f"timeline[{i}]"
         for field in _EVENT_FIELDS:
@@ -209,7 +294,7 @@ def _timeline_checks(s: Scenario, users: dict[str, UserSpec], ea_devices: set[st
         if e.user not in users:
             problems.append((f"{where}.user", f"unknown user {e.user!r}"))
             continue
-        known = devices[e.user]
+        known = {d.name for d in users[e.user].devices}
         if e.action in ("paper_lost", "leak_backup") and e.device in known:
             problems.append((f"{where}.device", f"{e.action} is for a backup key's string: {e.device!r} "
                              "is a device (lose, steal, wipe or decommission it)"))
@@ -218,7 +303,8 @@ def _timeline_checks(s: Scenario, users: dict[str, UserSpec], ea_devices: set[st
         if e.action in _HELD_DEVICE_ACTIONS and e.device == ESCROW_DEVICE:
             problems.append((f"{where}.device", f"{e.action}: the escrow device is not in the user's hands "
                              "(its secret is sealed to the escrow admins)"))
-        known = nameable[e.user]
+        # what a device or by field may name: a device, a name the timeline gives, the escrow device
+        known = known | named.get(e.user, set()) | {ESCROW_DEVICE}
         for field in ("device", "by"):
             v = getattr(e, field)
             if v is None or (field == "by" and (v in ("web", "admin", "self") or

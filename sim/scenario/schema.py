@@ -18,10 +18,13 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BeforeValidator,
+    Discriminator,
     Field,
     StrictBool,
     StrictFloat,
     StrictInt,
+    Tag,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -30,6 +33,7 @@ from pydantic.json_schema import GenerateJsonSchema
 
 from ..model import EA_USER, Argon2Cost
 from .durations import Dist, Duration, Exp, Fixed, Section, always_zero, duration_text, fixed
+from .names import NAME_PATTERN, VALID_NAME, expand, pattern_problem
 
 MAX_HORIZON_DAYS = 100 * 365.0  # 100y: a longer horizon would make a run that never ends
 MAX_ARGON2_MEMORY_KIB = 4 * 1024 * 1024  # 4 GiB
@@ -41,13 +45,14 @@ MAX_SEED = 2**63 - 1  # seeds are stored as int64 (the sweep table's seed column
 # and at most MAX_DEVICES added devices (each new generation is boxed to every device: the
 # cost grows with the square of their number)
 MAX_REPEATS, MAX_DEVICES = 1_000_000, 1_000
+MAX_PEOPLE = 100_000  # the people one users entry may stand for (count)
 
 # Names the simulation gives to things itself (the model's): replacements are named ``p#2``,
 # ``p#3``; the escrow admins' chain is the user EA_USER; a member's escrow device is
 # ESCROW_DEVICE and the EA backup key EA_BACKUP.
 
 Probability = Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
-Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.#+-]+$")]
+Name = Annotated[str, Field(min_length=1, pattern=NAME_PATTERN)]
 
 
 def _no_hash(name: str) -> str:
@@ -76,7 +81,6 @@ def _no_number(value: Any) -> Any:
 
 
 DeviceName = Annotated[Name, AfterValidator(_no_hash)]  # a device the scenario creates
-UserName = Annotated[Name, AfterValidator(_not_reserved_user)]
 FileName = Annotated[str, AfterValidator(_file_name),
                      WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$",
                                      "maxLength": 100})]
@@ -200,9 +204,31 @@ class Behaviour(Section):
         None, description="Revoking a device the server added, once the user notices it")
 
 
+class Correspondents(Section):
+    """Mail within a group: each person draws ``k`` distinct correspondents from the
+    group (never themselves) once, and each mail goes to one of them."""
+
+    group: Name
+    k: StrictInt = Field(ge=1, le=MAX_PEOPLE, description="correspondents per person")
+
+
+def _recipients_tag(value: Any) -> str | None:
+    if isinstance(value, list):
+        return "list[users]"
+    if isinstance(value, dict | Correspondents):
+        return "Correspondents"
+    return None
+
+
+Recipients = Annotated[
+    Annotated[list[Name], Tag("list[users]")] | Annotated[Correspondents, Tag("Correspondents")],
+    Discriminator(_recipients_tag, custom_error_type="recipients",
+                  custom_error_message="expected a list of users, or {group: G, k: N}")]
+
+
 class Stream(Section):
     every: Dist
-    to: list[Name] = Field(default_factory=list)
+    to: Recipients = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _moves_on(self) -> Stream:
@@ -217,10 +243,42 @@ class Traffic(Section):
 
 
 class UserSpec(Section):
-    name: UserName
+    """One entry of ``users``: a person, or with ``count`` that many people alike, named by
+    the pattern ``name`` (``emp{i:03}``: ``emp001`` … for i = 1 … count), each with their own
+    random streams (docs/model.md §15)."""
+
+    # count comes before name: the name's check reads it (a pattern, or a name)
+    count: StrictInt | None = Field(None, ge=1, le=MAX_PEOPLE,
+                                    description="the people this entry stands for; name is then a pattern")
+    name: Annotated[str, WithJsonSchema({"type": "string", "minLength": 1,
+                                         "pattern": r"^[A-Za-z0-9_.#+{}:<>=^-]+$",
+                                         "description": "a name, or with count a pattern such as emp{i:03}"})]
+    group: Name | None = Field(None, description="a group that mail may be sent within (traffic.mail.to.group)")
     devices: list[DeviceSpec] = Field(min_length=1)
     behaviour: Behaviour | None = None
     traffic: Traffic | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str, info: ValidationInfo) -> str:
+        if "count" not in info.data:  # count itself is refused: that error comes first
+            return name
+        count = info.data["count"]
+        if count is None:
+            if "{" in name or "}" in name:
+                raise ValueError("a name with { } is a pattern: give count, the people it stands for")
+            if not VALID_NAME.match(name):
+                raise ValueError("a name is letters, digits and _ . # + -")
+            return _not_reserved_user(name)
+        problem = pattern_problem(name, count)
+        if problem is not None:
+            raise ValueError(problem)
+        return name
+
+    def names(self) -> list[str]:
+        """The names of the people this entry stands for."""
+        return [self.name] if self.count is None else expand(self.name, self.count)
+
 
 
 # ---------------------------------------------------------------- escrow
@@ -346,6 +404,19 @@ class Scenario(Section):
                              f"found {duration_text(days)}")
         return days
 
+    def people(self) -> dict[str, UserSpec]:
+        """Every person of the scenario, in the order of the file: name → the ``users``
+        entry it comes from (an entry with ``count`` gives that many people)."""
+        return {name: u for u in self.users for name in u.names()}
+
+    def groups(self) -> dict[str, list[str]]:
+        """Each group's people, in the order of the file."""
+        out: dict[str, list[str]] = {}
+        for u in self.users:
+            if u.group is not None:
+                out.setdefault(u.group, []).extend(u.names())
+        return out
+
     def behaviour_of(self, user: UserSpec) -> Behaviour:
         """The scenario-wide behaviour, with the user's own sections taking precedence."""
         if user.behaviour is None:
@@ -361,8 +432,15 @@ class Scenario(Section):
 
 
 def scenario_hash(s: Scenario) -> str:
-    """What identifies a scenario: 16 hex digits of the SHA-256 of its validated values."""
-    return hashlib.sha256(json.dumps(s.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+    """What identifies a scenario: 16 hex digits of the SHA-256 of its validated values.
+    The users' ``count`` and ``group``, added later, are left out while unset, so that a
+    file without them keeps the hash it had before (a sweep of it can still be resumed)."""
+    data = s.model_dump(mode="json")
+    for u in data["users"]:
+        for key in ("count", "group"):
+            if u[key] is None:
+                del u[key]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class _SchemaGenerator(GenerateJsonSchema):

@@ -15,6 +15,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,14 +66,22 @@ def local_cluster() -> Any:
     without the dashboard, configured by :data:`QUIET_CLUSTER`."""
     import dask
     from distributed import LocalCluster
+    from distributed.gc import disable_gc_diagnosis
 
     # Its processes start with Ctrl-C ignored (Python then leaves it so): a Ctrl-C at the
     # terminal reaches only the sweep, which stops them, not every worker with a traceback.
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
-        with dask.config.set(QUIET_CLUSTER):  # passed on to the workers
-            return LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        # Without a dashboard the scheduler still serves HTTP (health, metrics) on 8787, or on
+        # another port with a warning when another cluster has that one: not worth a line.
+        with dask.config.set(QUIET_CLUSTER), warnings.catch_warnings():  # config passed on to the workers
+            warnings.filterwarnings("ignore", message="Port .* is already in use")
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        # The scheduler's garbage-collection diagnosis hooks the collector of this process: a
+        # Ctrl-C landing in that hook would be printed and lost, and the sweep go on.
+        disable_gc_diagnosis(force=True)
+        return cluster
     finally:
         if main:
             signal.signal(signal.SIGINT, previous)

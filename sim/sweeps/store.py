@@ -34,6 +34,7 @@ import pandas as pd
 from ..results import COLUMNS, SHA256, FolderError, atomic_write, check_sha256, one_line
 from .errors import SweepError
 from .executors import Task
+from .stopping import manifest_stop_problem
 from .table import ID_COLUMNS, assemble
 
 TABLE, MANIFEST, SHARDS, TRACES = "sweep", "manifest.json", "shards", "traces"
@@ -96,6 +97,8 @@ def _manifest_problem(m: Any) -> str | None:
             return f"points[{i}] has no overrides object"
         if p["overrides"].keys() != m["vary"].keys():
             return f"points[{i}] does not set the paths of vary"
+    if (problem := manifest_stop_problem(m)) is not None:
+        return problem
     if "checksums" in m and m["checksums"] != CHECKSUMS:
         return f"checksums is {m['checksums']!r}, not {CHECKSUMS!r}"
     return None
@@ -133,7 +136,7 @@ def check_folder(out: Path, manifest: dict[str, Any], resume: bool, old: dict[st
     if list(old["vary"]) != list(manifest["vary"]) or hashes[0] != hashes[1]:  # other columns or points
         raise SweepError(f"{out} holds a sweep over a different --vary grid; resume needs the same "
                          "scenario, seed, --vary grid and traces setting")
-    if manifest["reps"] < old["reps"]:
+    if "stop" not in old and "stop" not in manifest and manifest["reps"] < old["reps"]:  # else stopping.py
         raise SweepError(f"{out} holds a sweep of {old['reps']} replications per grid point; resume "
                          f"with --reps {old['reps']} or more (or without --reps), not {manifest['reps']}")
 
