@@ -9,25 +9,50 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
-from collections.abc import Callable, Iterable
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
+from tqdm import tqdm
 
 from . import sweeps
 from .results import FolderError, Result
 from .results import run as replicate
-from .scenario import MAX_SEED, ScenarioError, json_schema, load, notes, parse_yaml
+from .scenario import (
+    MAX_SEED,
+    ScenarioError,
+    json_schema,
+    load,
+    notes,
+    parse_yaml,
+    size,
+)
 from .sweeps import SweepError
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, status: int = 2) -> None:
     click.echo(f"dmesim: {message}", err=True)
-    sys.exit(2)
+    sys.exit(status)
+
+
+@contextmanager
+def staging(out: Path) -> Iterator[Path]:
+    """A hidden folder in ``out`` to write into; its files are moved into ``out`` when the
+    block ends, and the folder removed whatever happens (an interrupted write leaves none)."""
+    stage = Path(tempfile.mkdtemp(dir=out, prefix=".dmesim-"))
+    try:
+        yield stage
+        for f in stage.iterdir():
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def os_error(exc: OSError) -> str:
@@ -90,9 +115,9 @@ class _OneLineErrors(click.Group):
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("Aborted!", err=True)
-            sys.exit(1)
+        except click.Abort:  # Ctrl-C
+            click.echo("dmesim: interrupted", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=_OneLineErrors)
@@ -125,17 +150,27 @@ def run(scenario: Path, seed: int | None, out: Path | None, charts: bool, users:
     s = load(scenario)
     out = out or Path("runs") / s.name
     out_folder(out)  # before the run: a bad --out costs no simulation
+    expect = size(s)
+    click.echo(f"{s.name}: {expect['people']:,} people, {expect['devices']:,} devices, about "
+               f"{expect['messages']:,} messages in {s.horizon:g} days", err=True)
     for note in notes(s):
         click.echo(f"note: {note}", err=True)
-    result = replicate(s, seed, decrypt=decrypt)
-    for name in CHARTS:  # an earlier run's charts must not stand next to this run's tables
-        (out / name).unlink(missing_ok=True)
-    result.write(out)
     chosen = list(users) or None
-    svgs: dict[str, str] = {}
-    if charts:
-        plots.write_run_charts(result, out, users=chosen, svgs=svgs)
-    write_report(result, out / "report.html", users=chosen, source=out, charts=svgs if charts else False)
+    try:
+        with tqdm(total=s.horizon, unit="day", desc="simulated", disable=None, leave=False,
+                  bar_format="{desc} {bar} day {n:.0f} of {total:.0f} [{elapsed}<{remaining}]") as bar:
+            result = replicate(s, seed, decrypt=decrypt, progress=lambda t: bar.update(t - bar.n))
+        with staging(out) as stage:  # every file, or none if interrupted
+            result.write(stage)
+            svgs: dict[str, str] = {}
+            if charts:
+                plots.write_run_charts(result, stage, users=chosen, svgs=svgs)
+            write_report(result, stage / "report.html", users=chosen, source=out,
+                         charts=svgs if charts else False)
+            for name in CHARTS:  # an earlier run's charts must not stand next to this run's tables
+                (out / name).unlink(missing_ok=True)
+    except KeyboardInterrupt:
+        _fail(f"interrupted; nothing written to {out}/", status=130)
     click.echo(summary_table(result.summary))
     refused = result.summary["refused"]
     for r in refused:

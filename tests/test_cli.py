@@ -302,3 +302,61 @@ def test_sweep_decrypt_option_changes_the_operations_not_the_table(tmp_path: Pat
     assert code == 2 and "different scenario" in err  # a resume keeps what was decrypted
     code, _, err = invoke("sweep", HELP, "--decrypt", "everything", "--out", str(tmp_path / "x"))
     assert code == 2 and err.count("\n") == 1 and "'everything' is not one of" in err
+
+
+REFUSED = """
+horizon: 40d
+argon2: {memory_kib: 64, passes: 1}
+users:
+  - name: alice
+    devices: [{name: phone}, {name: laptop, joins_at: 30d}]
+timeline:
+  - {at: 5d, action: approve, user: alice, by: laptop}
+"""
+
+
+def test_run_says_its_size_and_every_refusal_and_strict_exits_3(tmp_path: Path) -> None:
+    f = tmp_path / "refused.yaml"
+    f.write_text(REFUSED)
+    code, out, err = invoke("run", str(f), "--out", str(tmp_path / "r"), "--no-charts")
+    assert code == 0
+    assert err.splitlines()[0] == "scenario: 1 people, 2 devices, about 0 messages in 40 days"
+    assert "refused: day 5, alice: approve: laptop has not joined yet (joins on day 30)" in out.splitlines()
+    assert "1 action refused (events.csv has them too)" in out
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["refused"][0]["why"].startswith("approve:")
+    code, _, _ = invoke("run", str(f), "--out", str(tmp_path / "r"), "--no-charts", "--strict")
+    assert code == 3
+    code, _, _ = invoke("run", str(SCENARIOS / "help_article.yaml"), "--out", str(tmp_path / "h"), "--strict")
+    assert code == 0 and (tmp_path / "h" / "report.html").is_file() and (tmp_path / "h" / "timeline.png").is_file()
+
+
+def test_report_command_writes_the_page_of_a_run_folder(tmp_path: Path) -> None:
+    assert invoke("run", str(SCENARIOS / "help_article.yaml"), "--out", str(tmp_path / "h"), "--no-charts")[0] == 0
+    code, out, _ = invoke("report", str(tmp_path / "h"), "--out", str(tmp_path / "page.html"))
+    assert code == 0 and out.strip() == f"wrote {tmp_path / 'page.html'}"
+    assert "m1" in (tmp_path / "page.html").read_text()
+    code, _, err = invoke("report", str(tmp_path / "nothing"))
+    assert code == 2 and err.count("\n") == 1 and "not a run folder" in err
+
+
+def test_ctrl_c_during_a_run_is_one_line_exit_130_and_nothing_written(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    long = tmp_path / "long.yaml"
+    long.write_text("horizon: 100y\nargon2: {memory_kib: 64, passes: 1}\ntraffic: {mail: {every: {exp: 1h}}}\n"
+                    "users: [{name: alice, devices: [{name: phone, fate: {lost: {exp: 1y}}, "
+                    "replacement: {after: 1d}}]}]\n")
+    out = tmp_path / "r"
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "run", str(long), "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.splitlines()[-1] == f"dmesim: interrupted; nothing written to {out}/" and "Traceback" not in err
+    assert list(out.iterdir()) == []

@@ -1,6 +1,7 @@
 """Results of a replication, read from its run record alone: tables, summary,
 explanations, files. :func:`run` simulates one history and reads its results."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ..behaviour import Simulation
@@ -16,12 +17,12 @@ __all__ = ["COLUMNS", "SHA256", "TABLES", "FolderError", "Result", "atomic_write
 
 
 def run(scenario: Scenario | str | Path, seed: int | None = None, rep: int = 0,
-        decrypt: str | None = None) -> Result:
+        decrypt: str | None = None, progress: Callable[[float], object] | None = None) -> Result:
     """Simulate one history of ``scenario`` (a model or a YAML path) and read its results.
 
     ``decrypt``: open each message for real (``"messages"``) or one probe per (user,
     generation, app) (``"generations"``); by default the scenario's ``decrypt``, else
-    messages."""
+    messages. ``progress`` is told the simulated time as the run goes."""
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
-    return build_result(Simulation(scenario, seed, rep, decrypt or scenario.decrypt or "messages").run())
+    return build_result(Simulation(scenario, seed, rep, decrypt or scenario.decrypt or "messages").run(progress))

@@ -47,7 +47,7 @@ from .schema import (
     json_schema,
     scenario_hash,
 )
-from .surprises import notes
+from .surprises import notes, size
 from .sweep_grid import GridError, grid, grid_scenarios
 
 __all__ = [
@@ -57,6 +57,6 @@ __all__ = [
     "Dist", "Escrow", "EscrowEnrolment", "Event", "Exp", "Fate", "Fixed", "GridError", "LogNormal",
     "Normal", "Replacement", "Revocation", "Scenario", "ScenarioError", "Sessions", "Stream",
     "SweepSpec", "Traffic", "Uniform", "UserSpec", "apply_overrides", "duration_text", "flow_yaml",
-    "grid", "grid_scenarios", "json_schema", "load", "notes", "parse_duration", "parse_yaml", "read_yaml",
+    "grid", "grid_scenarios", "json_schema", "load", "notes", "parse_duration", "size", "parse_yaml", "read_yaml",
     "scenario_hash", "validate",
 ]
