@@ -151,7 +151,8 @@ def run(scenario: Path, seed: int | None, out: Path | None, charts: bool, users:
     out = out or Path("runs") / s.name
     out_folder(out)  # before the run: a bad --out costs no simulation
     expect = size(s)
-    click.echo(f"{s.name}: {expect['people']:,} people, {expect['devices']:,} devices, about "
+    people = "1 person" if expect["people"] == 1 else f"{expect['people']:,} people"
+    click.echo(f"{s.name}: {people}, {expect['devices']:,} devices, about "
                f"{expect['messages']:,} messages in {s.horizon:g} days", err=True)
     for note in notes(s):
         click.echo(f"note: {note}", err=True)

@@ -41,7 +41,7 @@ def test_run_where_no_device_joins_before_the_horizon(tmp_path: Path) -> None:
                                         "      - {name: phone, joins_at: 40d}\n")
     code, out, err = invoke("run", str(tmp_path / "late.yaml"), "--out", str(tmp_path / "o"))
     assert code == 0 and "messages                0" in out
-    assert err == "scenario: 1 people, 1 devices, about 0 messages in 30 days\n"  # its size, first
+    assert err == "scenario: 1 person, 1 devices, about 0 messages in 30 days\n"  # its size, first
     assert (tmp_path / "o" / "timeline.png").exists()
     assert not (tmp_path / "o" / "approval_graph.png").exists()  # nobody's graph to draw
 
@@ -321,7 +321,7 @@ def test_run_says_its_size_and_every_refusal_and_strict_exits_3(tmp_path: Path) 
     f.write_text(REFUSED)
     code, out, err = invoke("run", str(f), "--out", str(tmp_path / "r"), "--no-charts")
     assert code == 0
-    assert err.splitlines()[0] == "scenario: 1 people, 2 devices, about 0 messages in 40 days"
+    assert err.splitlines()[0] == "scenario: 1 person, 2 devices, about 0 messages in 40 days"
     assert "refused: day 5, alice: approve: laptop has not joined yet (joins on day 30)" in out.splitlines()
     assert "1 action refused (events.csv has them too)" in out
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["refused"][0]["why"].startswith("approve:")
