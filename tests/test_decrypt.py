@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import sim
 from helpers import SCENARIOS
+from histories import scenarios
 from sim.results import Result
 from sizes import included
 
@@ -52,3 +55,14 @@ def test_the_scenario_says_how_to_decide_and_a_call_may_override_it() -> None:
     assert sim.run(s, decrypt="messages").summary["decrypt"] == "messages"
     with pytest.raises(ValueError, match="decrypt must be one of messages, generations"):
         sim.run(s, decrypt="bytes")
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.booleans())
+def test_random_histories_read_the_same_per_generation(data: dict[str, Any], post_quantum: bool) -> None:
+    """Escrow, backup keys, losses, every adversary, post-quantum keys or not: deciding per
+    generation changes no table and no summary figure but the operation counts."""
+    from sim.scenario import validate
+
+    s = validate({**data, "post_quantum": post_quantum})
+    same_results(sim.run(s, decrypt="messages"), sim.run(s, decrypt="generations"))

@@ -81,14 +81,25 @@ def test_escrow_recovery_into_a_device_no_longer_in_hand_is_refused() -> None:
 
 
 def test_the_escrow_device_has_no_paper_to_lose() -> None:
-    r = story((ESCROW_STORY % "online").replace(
-        "  - {at: 12d, action: escrow_recover, user: alice, device: laptop}",
-        "  - {at: 5d, action: paper_lost, user: alice, device: escrow}\n"
-        "  - {at: 12d, action: escrow_recover, user: alice, device: laptop}"))
-    assert any("it has no paper to lose" in d for d in refusals(r))
-    esc = r.devices.set_index("device").loc["escrow"]
-    assert esc["available"] and not esc["lost_cause"]
-    assert "escrow_recover" in set(r.events["event"])  # escrow still works
+    """Refused when the file is read, as lose and steal on it are; and by the protocol."""
+    import pytest
+
+    from helpers import cheap
+    from sim.model import Account, ProtocolError
+    from sim.scenario import ScenarioError
+
+    text = (ESCROW_STORY % "online").replace("  - {at: 12d, action: escrow_recover",
+                                             "  - {at: 5d, action: paper_lost, user: alice, device: escrow}\n"
+                                             "  - {at: 12d, action: escrow_recover")
+    with pytest.raises(ScenarioError, match=r"timeline\[3\]\.device: paper_lost: the escrow device has no paper"):
+        validate(yaml.safe_load(text))
+    account = Account(cheap(1))
+    account.user("alice").add_device("phone", 0.0)
+    account.enable_escrow("ea", 0.0)
+    account.enroll_escrow("alice", "phone", 1.0)
+    with pytest.raises(ProtocolError, match="alice/escrow is a escrow device: it has no paper to lose"):
+        account.users["alice"].gone("escrow", 2.0, "paper_lost")
+    assert account.available("alice", "escrow")
 
 
 DUTY_STORY = """

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from helpers import events, run
+from histories import scenarios
+from sim.scenario import validate
 
 
 def test_a_scripted_send_takes_its_place_in_the_timeline_at_its_instant() -> None:
@@ -114,3 +121,81 @@ timeline:
         (14.0, "tablet", "approve: tablet is not in the user's hands (revoked on day 10)"),
     ]
     assert [(x["time"], x["why"]) for x in r.summary["refused"]] == [(t, why) for t, _, why in events(r, "refused")]
+
+
+ACTING = {"approve": "by", "rotate": "by", "create_backup_key": "by", "enroll_escrow": "by", "revoke": "by",
+          "recover_backup": "device", "escrow_recover": "device"}  # the device that acts, or is typed into
+
+
+DEVICES = ["phone", "laptop", "tablet"]
+
+
+@st.composite
+def hands(draw: Any) -> dict[str, Any]:
+    """A user with three devices, a backup key and escrow, whose devices leave their hands
+    while scripted actions name any of them: most actions meet a device not in hand."""
+    device = st.sampled_from(DEVICES)
+    day = st.integers(4, 50).map(lambda d: f"{d}d")
+    event = st.one_of(
+        st.builds(lambda a, d, t: {"at": t, "action": a, "device": d},
+                  st.sampled_from(["lose", "steal", "wipe", "decommission"]), device, day),
+        st.builds(lambda d, b, t: {"at": t, "action": "revoke", "device": d, "by": b},
+                  device, st.sampled_from([*DEVICES, "web"]), day),
+        st.builds(lambda a, b, t: {"at": t, "action": a, "by": b},
+                  st.sampled_from(["approve", "rotate", "create_backup_key", "enroll_escrow"]), device, day),
+        st.builds(lambda d, t: {"at": t, "action": "recover_backup", "device": d, "by": "paper"}, device, day),
+        st.builds(lambda d, t: {"at": t, "action": "escrow_recover", "device": d}, device, day))
+    timeline = [{"at": "1d", "action": "create_backup_key", "by": "phone", "name": "paper"},
+                {"at": "2d", "action": "enroll_escrow", "by": "phone"},
+                *draw(st.lists(event, min_size=3, max_size=10))]
+    return {"horizon": "60d", "argon2": {"memory_kib": 64, "passes": 1},
+            "account": {"escrow": {"enabled_at": "1d", "admins": [{"name": "a", "devices": [{"name": "ea"}]}]}},
+            "users": [{"name": "alice", "devices": [{"name": d, "joins_at": f"{i}d", "online": "never"}
+                                                    for i, d in enumerate(DEVICES)]}],
+            "timeline": [{**e, "user": "alice"} for e in timeline]}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(hands(), scenarios()))
+def test_an_action_by_a_device_not_in_hand_is_refused_and_changes_nothing(data: dict[str, Any]) -> None:
+    """On random histories: every scripted action a device performs, or that is typed into
+    it, is refused on the record and changes nothing when that device is not in the user's
+    hands; revoking a lost or stolen device from one in hand is not refused for its hands."""
+    from unittest import mock
+
+    from sim.behaviour import timeline
+    from sim.behaviour.simulation import Simulation
+
+    checked: list[str] = []
+    real = timeline.perform
+
+    def perform(world: Any, e: Any) -> None:
+        field = ACTING.get(e.action)
+        acting = getattr(e, field) if field else None
+        u = world.account.users.get(e.user or "")
+        if u is None or acting is None or acting in ("web", "admin", "self"):
+            return real(world, e)
+        d = u.devices.get(acting)
+        out_of_hand = d is None or (d.kind == "physical" and not world.account.available(u.id, acting))
+        before = state(world, e.user)
+        rows = len(world.account.log.rows)
+        real(world, e)
+        new = world.account.log.rows[rows:]
+        if out_of_hand:
+            assert state(world, e.user) == before, e
+            assert new and new[0][3] == "refused", (e, new)
+            checked.append(e.action)
+        elif e.action == "revoke" and (t := u.devices.get(str(e.device))) is not None and t.gone_cause in (
+                "lost", "stolen") and not t.revoked:
+            assert not any("not in the user's hands" in r[5] for r in new), (e, new)
+
+    with mock.patch.object(timeline, "perform", perform):
+        Simulation(validate(data)).run()
+
+
+def state(world: Any, user: str) -> tuple[Any, ...]:
+    """What an action could change of a user: chain, boxes, generations, devices, papers."""
+    u = world.account.users[user]
+    return (len(u.chain.links), len(u.boxes), len(u.generations),
+            sorted((d.name, d.revoked_at, d.gone_at, d.gone_cause) for d in u.devices.values()),
+            dict(world.people[user].papers))

@@ -303,6 +303,9 @@ def _timeline_checks(s: Scenario, users: dict[str, UserSpec], ea_devices: set[st
         if e.action in _HELD_DEVICE_ACTIONS and e.device == ESCROW_DEVICE:
             problems.append((f"{where}.device", f"{e.action}: the escrow device is not in the user's hands "
                              "(its secret is sealed to the escrow admins)"))
+        if e.action == "paper_lost" and e.device == ESCROW_DEVICE:
+            problems.append((f"{where}.device", "paper_lost: the escrow device has no paper (its secret "
+                             "is sealed to the escrow admins)"))
         # what a device or by field may name: a device, a name the timeline gives, the escrow device
         known = known | named.get(e.user, set()) | {ESCROW_DEVICE}
         for field in ("device", "by"):
