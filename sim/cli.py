@@ -1,4 +1,4 @@
-"""The ``dmesim`` command: run, validate, schema, explain, sweep and plot (README *Commands*).
+"""The ``dmesim`` command: run, report, explain, validate, schema, sweep and plot (README *Commands*).
 
 Every command turns bad input into one line on stderr and exit status 2, never a
 traceback. :mod:`sim.plots` and :mod:`sim.stats` are imported only by the commands that
