@@ -285,3 +285,49 @@ def measure_sweep(data: dict[str, Any], file: str, parts: int = 3, reps: int = 2
             "ratios": [p["wall_s"] / (p["key_s"] + p["simpy_s"]) for p in out],
             "in_situ_s": sum(p["in_situ_s"] for p in out) / n,
             "ops": {k: v / n for k, v in sum((p["ops"] for p in out), Counter()).items()}}
+
+
+class OtherLoad:
+    """How many cores the machine's other processes used while the block ran: the CPU time
+    /proc/stat counts busy, less this process's, its reaped children's and its live
+    descendants' (a dask LocalCluster's workers), divided by the wall time. On a shared
+    machine it bounds a parallel speed-up: 2 workers on 2 cores get at most 2 − others."""
+
+    def __enter__(self) -> OtherLoad:
+        self._start = (time.perf_counter(), _busy(), *_ours())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        t0, busy0, own0, live0 = self._start
+        t1, busy1, (own1, live1) = time.perf_counter(), _busy(), _ours()
+        ours = own1 - own0 + sum(v - live0.get(pid, 0.0) for pid, v in live1.items())
+        self.wall = t1 - t0
+        self.cores = max(0.0, (busy1 - busy0 - ours) / self.wall)
+
+
+def _busy() -> float:
+    """Seconds of CPU time the whole machine has spent busy (not idle, not waiting for I/O)."""
+    import os
+
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _ours() -> tuple[float, dict[int, float]]:
+    """(CPU seconds of this process and its reaped children, {pid: CPU seconds} of its live
+    descendants)."""
+    import resource
+
+    import psutil
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    live = {}
+    for p in psutil.Process().children(recursive=True):
+        try:
+            c = p.cpu_times()
+            live[p.pid] = c.user + c.system
+        except psutil.Error:
+            pass
+    return own, live

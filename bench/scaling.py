@@ -5,9 +5,9 @@ no company.yaml), one replication as a sweep runs it (decrypt: generations, unle
 
 Each size runs in a fresh process (after a warm-up on 8 people): its time per replication
 and its ratio to the key-distribution floor are measured as in bench/sweep_floor.py (unit
-costs sampled through the runs; --parts runs of one replication each), then one run under
-tracemalloc gives the peak of memory the run allocates (Python objects and the buffers
-they own). This machine's speed drifts by tens of percent between sizes measured minutes
+costs sampled through the runs; --parts parts of 1000 / size replications, at least one),
+then one run under tracemalloc gives the peak of memory the run allocates (Python objects
+and the buffers they own). This machine's speed drifts by tens of percent between sizes measured minutes
 apart, so besides the raw time per user the script compares the floor ratios: the run's
 time in units of the cryptography it needs, measured on the same machine at the same moment.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def one(users: int, horizon: str, parts: int, decrypt: str) -> dict[str, float]:
+def one(users: int, horizon: str, parts: int, decrypt: str, reps: int | None = None) -> dict[str, float]:
     sys.path.insert(0, str(HERE))
     from common import measure_sweep, population
 
@@ -37,7 +37,8 @@ def one(users: int, horizon: str, parts: int, decrypt: str) -> dict[str, float]:
     small, file = population(8, horizon)  # company.yaml mails 5 colleagues each
     run_batch({**small, "decrypt": decrypt}, file, {}, None, [0])  # warm-up
     data, file = population(users, horizon)
-    r = measure_sweep(data, file, parts=parts, reps=1, decrypt=decrypt, warm_up=False)
+    reps = reps or max(1, 1000 // users)  # replications per part: at least about 1000 people's
+    r = measure_sweep(data, file, parts=parts, reps=reps, decrypt=decrypt, warm_up=False)
     # A full collection also empties CPython's free lists (tuples, floats, dicts...): else
     # objects recycled from the earlier runs' free lists escape tracemalloc's count.
     gc.collect()

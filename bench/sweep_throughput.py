@@ -1,8 +1,9 @@
 """Sweep throughput: replications per second serial, on a pool of 2 processes, and on
 a dask LocalCluster of 2 workers (same table from each, checked here too).
 
-This machine's speed drifts by tens of percent over tens of seconds, so the three are
-timed in turn, ``--reps`` replications each, for ``--rounds`` rounds: each mode reports
+This machine's speed drifts by tens of percent over tens of seconds, and other processes
+take cores from it (each sweep reports how many, on average: bench/common.py OtherLoad),
+so the three are timed in turn, ``--reps`` replications each, for ``--rounds`` rounds: each mode reports
 its median throughput, and its speed-up is the median over the rounds of serial time /
 its time in the same round.
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -29,7 +29,7 @@ from sim.sweeps import local_cluster
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import population  # noqa: E402
+from common import OtherLoad, population  # noqa: E402
 
 MODES = ("serial", "workers", "dask")
 
@@ -48,6 +48,7 @@ def main() -> None:
     if args.users is None:
         sim.sweep(scenario, reps=1)  # warm-up: imports and caches, not counted
     times: dict[str, list[float]] = {}
+    others: dict[str, list[float]] = {}
     tables: dict[str, pd.DataFrame] = {}
     # the cluster of --scheduler local, started outside the timing: its start-up is a one-off cost
     with local_cluster() as cluster:
@@ -56,15 +57,18 @@ def main() -> None:
         modes = {label: kw for (label, kw), name in zip(modes.items(), MODES, strict=True) if name in chosen}
         for _ in range(args.rounds):
             for label, kwargs in modes.items():
-                t = time.perf_counter()
-                tables[label] = sim.sweep(scenario, reps=args.reps, **kwargs)  # type: ignore[arg-type]
-                times.setdefault(label, []).append(time.perf_counter() - t)
-                print(f"  {label}: {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
+                with OtherLoad() as load:
+                    tables[label] = sim.sweep(scenario, reps=args.reps, **kwargs)  # type: ignore[arg-type]
+                times.setdefault(label, []).append(load.wall)
+                others.setdefault(label, []).append(load.cores)
+                print(f"  {label}: {load.wall:.1f} s, other processes {load.cores:.2f} cores", file=sys.stderr,
+                      flush=True)
     for label, walls in times.items():
         speedup = statistics.median(s / w for s, w in zip(times["serial"], walls, strict=True))
         same = tables[label].equals(tables["serial"])
         print(f"{label:<30} {args.reps / statistics.median(walls):7.2f} reps/s  {speedup:5.2f}x serial"
-              f"  same table: {same}  (rounds: {' '.join(f'{args.reps / w:.1f}' for w in walls)})")
+              f"  same table: {same}  (rounds: {' '.join(f'{args.reps / w:.1f}' for w in walls)}; other "
+              f"processes: {' '.join(f'{c:.2f}' for c in others[label])} cores)")
 
 if __name__ == "__main__":
     main()

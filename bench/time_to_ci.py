@@ -6,7 +6,8 @@ The replications it takes follow from the answer, not from the code: at P(any lo
 a Wilson half-width of h needs about z²·p(1−p)/h² replications (z = 1.96), which the
 script prints next to what the sweep ran. The throughput is also measured serially in
 the same run (a fixed sweep of --serial-reps replications after each timed one), so the
-speed-up of the workers is known at the moment of the measurement.
+speed-up of the workers is known at the moment of the measurement, and so is the number of
+cores other processes took meanwhile (bench/common.py: OtherLoad).
 
     python bench/time_to_ci.py [--scenario scenarios/household.yaml] [--ci 0.01] [--workers 2]
                                [--repeat 1] [--serial-reps 200] [--round 200]
@@ -27,6 +28,9 @@ import pandas as pd
 import sim
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import OtherLoad  # noqa: E402
 
 
 def main() -> None:
@@ -42,11 +46,11 @@ def main() -> None:
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "s"
-            t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "sim", "sweep", args.scenario, "--ci", args.ci,
-                            "--workers", str(args.workers), "--out", str(out), "--no-charts",
-                            "--no-progress", *rounds], check=True, stdout=subprocess.DEVNULL)
-            wall = time.perf_counter() - t
+            with OtherLoad() as load:
+                subprocess.run([sys.executable, "-m", "sim", "sweep", args.scenario, "--ci", args.ci,
+                                "--workers", str(args.workers), "--out", str(out), "--no-charts",
+                                "--no-progress", *rounds], check=True, stdout=subprocess.DEVNULL)
+            wall = load.wall
             manifest = json.loads((out / "manifest.json").read_text())
             df = pd.read_parquet(out / "sweep.parquet")
         t = time.perf_counter()
@@ -59,7 +63,8 @@ def main() -> None:
             print(f"{p['label']}: {wall:.1f} s, {p['reps']} replications in {manifest['rounds']} rounds of "
                   f"{manifest['reps']} (z²p(1−p)/h² = {need:.0f} at p = {share:.3f}), half-width "
                   f"{p['half_width']:.4f}; {len(df) / wall:.1f} reps/s with --workers {args.workers} "
-                  f"(serial just after: {serial:.1f} reps/s)", flush=True)
+                  f"(serial just after: {serial:.1f} reps/s); other processes used {load.cores:.2f} cores",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def test_sweep_floor_prices_all_but_the_content_operations(monkeypatch: pytest.M
 def test_scaling_measures_one_size(monkeypatch: pytest.MonkeyPatch) -> None:
     import scaling
 
-    r = scaling.one(8, "30d", parts=1, decrypt="generations")
+    r = scaling.one(8, "30d", parts=1, decrypt="generations", reps=1)
     assert r["users"] == 8 and r["peak_mib"] > 0 and r["key_floor_s"] > 0 and len(r["ratios"]) == 1
 
 
@@ -89,3 +89,14 @@ def test_time_to_ci_reads_the_sweep_it_ran(tmp_path: Path) -> None:
                           "--ci", "0.3", "--round", "4", "--workers", "1", "--serial-reps", "2"],
                          capture_output=True, text=True, check=True).stdout
     assert out.startswith("base: ") and "replications in" in out and "rounds of 4" in out
+
+
+def test_other_load_counts_only_what_others_use() -> None:
+    import os
+    import time
+
+    with common.OtherLoad() as load:
+        end = time.perf_counter() + 0.3
+        while time.perf_counter() < end:  # this process's own work is not the others'
+            pass
+    assert load.wall >= 0.3 and 0 <= load.cores <= (os.cpu_count() or 1) + 0.5
