@@ -52,9 +52,9 @@ def _messages(record: RunRecord, losses: Losses, may_read: dict[str, list[Device
                                     verified)
         for i in indices:
             m = record.messages[i]
-            if readable[m.message_id if record.decrypt == "messages" else m.app]:
-                outcomes[i] = (readable[m.message_id if record.decrypt == "messages" else m.app],
-                               "readable", None, "", "")
+            readers_of_m = readable[m.message_id if record.decrypt == "messages" else m.app]
+            if readers_of_m:
+                outcomes[i] = (readers_of_m, "readable", None, "", "")
             elif lost_at is not None:
                 outcomes[i] = ("", "lost", max(lost_at, m.sent_at), cause, "")
             else:
