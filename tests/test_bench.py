@@ -79,15 +79,26 @@ def test_scaling_measures_one_size(monkeypatch: pytest.MonkeyPatch) -> None:
     assert r["users"] == 8 and r["peak_mib"] > 0 and r["key_floor_s"] > 0 and len(r["ratios"]) == 1
 
 
-def test_time_to_ci_reads_the_sweep_it_ran(tmp_path: Path) -> None:
-    import subprocess
+def test_time_to_ci_reads_the_sweep_it_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The command it times runs here, in this process (the script starts it as one)."""
+    import time_to_ci
+
+    from helpers import invoke
+
+    def dmesim(command: list[str], **kwargs: object) -> None:
+        assert command[1:4] == ["-m", "sim", "sweep"]
+        code, _, err = invoke(*command[3:])
+        assert code == 0, err
 
     f = tmp_path / "s.yaml"
     f.write_text("name: s\nhorizon: 30d\nusers: [{name: a, devices: [{name: p, fate: {lost: {exp: 30d}}}]}]\n"
                  "traffic: {voicemail: {every: 5d}}\n")
-    out = subprocess.run([sys.executable, str(Path(floor.__file__).parent / "time_to_ci.py"), "--scenario", str(f),
-                          "--ci", "0.3", "--round", "4", "--workers", "1", "--serial-reps", "2"],
-                         capture_output=True, text=True, check=True).stdout
+    monkeypatch.setattr(time_to_ci.subprocess, "run", dmesim)
+    monkeypatch.setattr(sys, "argv", ["time_to_ci.py", "--scenario", str(f), "--ci", "0.3", "--round", "4",
+                                      "--workers", "1", "--serial-reps", "2"])
+    time_to_ci.main()
+    out = capsys.readouterr().out
     assert out.startswith("base: ") and "replications in" in out and "rounds of 4" in out
 
 

@@ -226,20 +226,3 @@ def test_resume_after_changing_the_files_sweep_reps(tmp_path: Path, monkeypatch:
         assert code == 0 and ran == expected and f"({3 - len(expected)} reused" in stdout, err
         ran.clear()
     pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), sim.sweep(SAFE, reps=3))
-
-
-def test_batches_collect_garbage_less_often_and_restore_the_collector(monkeypatch: pytest.MonkeyPatch) -> None:
-    import gc
-
-    before, seen = gc.get_threshold(), []
-    real = runner.run
-
-    def run(*args: Any) -> Any:
-        seen.append(gc.get_threshold())
-        return real(*args)
-
-    monkeypatch.setattr(runner, "run", run)
-    with runner.fewer_collections():  # nested, as batches in threads are
-        sim.sweep(SAFE, reps=2)
-        assert gc.get_threshold() == (runner.YOUNG_THRESHOLD, *before[1:])
-    assert seen == [(runner.YOUNG_THRESHOLD, *before[1:])] * 2 and gc.get_threshold() == before

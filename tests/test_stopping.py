@@ -105,11 +105,11 @@ def test_the_same_table_serial_on_a_pool_and_after_an_interrupted_resume(
 
 def test_a_tighter_target_on_resume_continues_the_same_rounds(adaptive: pd.DataFrame, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    sim.sweep(MID, **RULE, out=tmp_path)
+    sim.sweep(MID, **RULE, out=tmp_path, batch_size=10)
     tighter = {**RULE, "ci": 0.1}
     fresh = sim.sweep(MID, **tighter)
     ran = counting(monkeypatch)
-    df = sim.sweep(MID, **tighter, out=tmp_path, resume=True)
+    df = sim.sweep(MID, **tighter, out=tmp_path, resume=True, batch_size=10)
     pd.testing.assert_frame_equal(df, fresh)
     assert len(ran) == len(df) - len(adaptive)  # none of the saved replications again
     for args, problem in (({"ci": 0.2}, "resume with --ci 0.1 or smaller, not 0.2"),
@@ -119,7 +119,7 @@ def test_a_tighter_target_on_resume_continues_the_same_rounds(adaptive: pd.DataF
         with pytest.raises(SweepError, match=problem):
             sim.sweep(MID, **{**tighter, **args}, out=tmp_path, resume=True)
     fixed = tmp_path / "fixed"
-    sim.sweep(MID, reps=20, vary=VARY, out=fixed)
+    sim.sweep(MID, reps=20, vary=VARY, out=fixed, batch_size=20)
     with pytest.raises(SweepError, match="fixed 20 replications per grid point; resume it without --ci"):
         sim.sweep(MID, **RULE, out=fixed, resume=True)
 

@@ -13,12 +13,9 @@ replications that no shard holds.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import gc
 import math
-import threading
 import typing
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -304,46 +301,16 @@ def run_batch(data: dict[str, Any], file: str, overrides: dict[str, Any], seed: 
               reps: list[int], traces: bool = False) -> dict[str, Any]:
     """Run replications ``reps`` of one grid point; return plain rows (and message tables).
 
-    This is what a worker executes: everything in and out is plain data. The cyclic garbage
-    collector runs less often meanwhile (:func:`fewer_collections`)."""
+    This is what a worker executes: everything in and out is plain data."""
     scenario = validate(apply_overrides(data, overrides, file), file, sweep=False)
     rows, tables = [], []
-    with fewer_collections():
-        for rep in reps:
-            result = run(scenario, seed, rep)
-            rows.append({"rep": rep, "seed": int(result.summary["seed"]), **summary_row(result.summary)})
-            if traces:
-                tables.append(result.messages.assign(rep=rep))
+    for rep in reps:
+        result = run(scenario, seed, rep)
+        rows.append({"rep": rep, "seed": int(result.summary["seed"]), **summary_row(result.summary)})
+        if traces:
+            tables.append(result.messages.assign(rep=rep))
     traces_df = pd.concat(tables, ignore_index=True).astype(TRACE_DTYPES) if tables else None
     return {"rows": rows, "traces": traces_df}
-
-
-# A replication allocates some ten objects per message, most of which live to its end: with
-# CPython's default threshold (a young collection every 700 allocations) the collector
-# scanned them again and again, some 8-16% of a household replication. Collected every
-# 20 000, the run's cycles are found all the same, a little later (docs/performance.md §4).
-YOUNG_THRESHOLD = 20_000
-_gc_lock = threading.Lock()
-_gc_saved: list[tuple[int, ...]] = []  # the thresholds to restore, while batches run
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Raise the young generation's collection threshold to :data:`YOUNG_THRESHOLD` while
-    the block runs (batches in threads share one setting; the last one out restores it)."""
-    with _gc_lock:
-        _gc_saved.append(gc.get_threshold())
-        if len(_gc_saved) == 1:
-            young, *older = _gc_saved[0]
-            gc.set_threshold(max(young, YOUNG_THRESHOLD), *older)
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            first = _gc_saved[0]
-            _gc_saved.pop()
-            if not _gc_saved:
-                gc.set_threshold(*first)
 
 
 def _hash(s: Scenario) -> str:
