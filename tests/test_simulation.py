@@ -28,7 +28,7 @@ def brute_force(record: RunRecord) -> dict[str, set[str]]:
     account = record.account
     crypto = account.crypto
     out: dict[str, set[str]] = {}
-    for m in (message.sealed for message in record.messages):
+    for m in record.sealed:
         u = account.users[m.user]
         out[m.message_id] = set()
         for d in u.devices.values():

@@ -25,7 +25,7 @@ def _no_stream() -> np.random.Generator:
 
 def test_fixed_gaps_land_exactly() -> None:
     stream = Stream.model_validate({"every": "10d"})
-    assert send_times(stream.every, _no_stream, 35.0) == [10.0, 20.0, 30.0]
+    assert send_times(stream.every, _no_stream, 35.0).tolist() == [10.0, 20.0, 30.0]
 
 
 def test_mail_reaches_a_recipient_only_once_they_have_a_device() -> None:

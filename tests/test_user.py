@@ -303,7 +303,7 @@ def test_a_message_relabelled_as_another_does_not_open() -> None:
     record = Simulation(load(SCENARIOS / "help_article.yaml")).run()
     result = build_result(record)
     row = result.messages[result.messages["status"] == "readable"].iloc[0]
-    sealed = next(m.sealed for m in record.messages if m.sealed.message_id == row["message_id"])
+    sealed = next(m for m in record.sealed if m.message_id == row["message_id"])
     u, reader = record.account.users[sealed.user], row["readable_by"].split(",")[0]
     assert u.can_decrypt(reader, sealed)
     assert not u.can_decrypt(reader, sealed._replace(message_id="m99"))

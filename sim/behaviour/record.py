@@ -1,13 +1,22 @@
 """The record of one replication: a plain account of what happened, from which every
 result is read (sim.results). Nothing in it refers back to the simulation that made it.
+
+Message copies are kept as columns (:class:`Copies`), not an object per copy: a sweep
+reads its answer from counts per (user, generation, app), and a population sends
+hundreds of thousands of copies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
+
+import numpy as np
 
 from ..model import Account, Adversaries, Sealed
 from ..scenario import Scenario
+
+APPS = ("voicemail", "mail")  # message apps (docs/model.md §11); a copy's ``app`` indexes this
 
 
 class Send(NamedTuple):
@@ -21,17 +30,63 @@ class Send(NamedTuple):
     sender: str
 
 
-class Message(NamedTuple):
-    """A copy sent, numbered ``m1, m2, …`` in time order; ``sealed`` for real after the run
-    when decryption is decided per message, else None (its generation's probe decides)."""
+class Copies(NamedTuple):
+    """Every copy of a message sent in one replication, as columns in time order: copy
+    ``n`` (from 0) is message ``m{n+1}``, to ``names[user[n]]``'s key of ``generation[n]``,
+    sent at ``at[n]`` by ``names[sender[n]]`` through ``APPS[app[n]]``."""
 
-    message_id: str
-    user: str
-    app: str
-    generation: int
-    sent_at: float
-    sender: str
-    sealed: Sealed | None
+    at: np.ndarray          # float64, days
+    user: np.ndarray        # int64, into names
+    generation: np.ndarray  # int64
+    app: np.ndarray         # int64, into APPS
+    sender: np.ndarray      # int64, into names
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, parts: Iterable[tuple[np.ndarray, ...]], names: Iterable[str]) -> Copies:
+        """Copies from columns (at, user, generation, app, sender) in parts, ordered by send
+        time; copies sent at one time keep the order of the parts (stable)."""
+        columns = [np.concatenate(c) for c in zip(*parts, strict=True)] or [np.empty(0)] * 5
+        at = columns[0].astype(np.float64)
+        order = np.argsort(at, kind="stable")
+        user, generation, app, sender = (c.astype(np.int64)[order] for c in columns[1:])
+        return cls(at[order], user, generation, app, sender, tuple(names))
+
+    @classmethod
+    def of_sends(cls, sends: list[Send], names: dict[str, int]) -> tuple[np.ndarray, ...]:
+        """The columns of ``sends`` (scripted ones), adding their people to ``names``."""
+        code = lambda name: names.setdefault(name, len(names))  # noqa: E731
+        return (np.array([s.at for s in sends], np.float64), np.array([code(s.user) for s in sends], np.int64),
+                np.array([s.generation for s in sends], np.int64),
+                np.array([APPS.index(s.app) for s in sends], np.int64),
+                np.array([code(s.sender) for s in sends], np.int64))
+
+    def message_ids(self) -> list[str]:
+        return [f"m{n}" for n in range(1, len(self.at) + 1)]
+
+    def groups(self) -> Groups:
+        """The copies grouped by (user, generation, app)."""
+        if not len(self.at):
+            empty = np.empty(0, np.int64)
+            return Groups(empty, empty, empty)
+        key = (self.user * (int(self.generation.max()) + 1) + self.generation) * len(APPS) + self.app
+        _, first, of, size = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+        return Groups(first, of.ravel(), size)
+
+
+class Groups(NamedTuple):
+    """Copies grouped by (user, generation, app), in that order: each group's first copy
+    (the earliest), each copy's group, each group's number of copies."""
+
+    first: np.ndarray
+    of: np.ndarray
+    size: np.ndarray
+
+    def members(self) -> list[np.ndarray]:
+        """Each group's copies, in time order."""
+        if not len(self.size):
+            return []
+        return np.split(np.argsort(self.of, kind="stable"), np.cumsum(self.size)[:-1])
 
 
 DECRYPT = ("messages", "generations")  # what is sealed and opened for real: each message,
@@ -47,7 +102,8 @@ class RunRecord(NamedTuple):
     account: Account          # the protocol's final state; its log is the events table
     adversaries: Adversaries  # what each adversary holds
     labels: dict[tuple[str, str], str]  # (user, device) → the label the scenario gave it
-    messages: list[Message]   # in time order
+    copies: Copies            # every message copy sent, in time order
     decrypt: str              # one of DECRYPT
-    probes: dict[tuple[str, int, str], Sealed]  # (user, generation, app) → its probe, sealed for real
+    sealed: list[Sealed]      # decrypt "messages": each copy sealed for real, in the copies' order
+    probes: dict[tuple[str, int, str], Sealed]  # decrypt "generations": (user, generation, app) → its probe
     simpy_events: int         # events the SimPy loop processed

@@ -19,7 +19,7 @@ from . import devices, duties, timeline, traffic
 from .attacks import server_devices
 from .escrow_admins import escrow_admins
 from .people import Person, World
-from .record import DECRYPT, Message, RunRecord
+from .record import APPS, DECRYPT, Copies, RunRecord
 from .recovery import backup_keys
 from .streams import Draws, key_entropy, name_key, streams
 
@@ -85,35 +85,33 @@ class Simulation:
         if progress is not None:
             progress(horizon)
         world = self.world
-        messages, probes = self._seal()
+        copies, sealed, probes = self._seal()
         return RunRecord(self.scenario, self.seed, self.rep, world.account, world.adversaries,
-                         world.labels, messages, self.decrypt, probes, events)
+                         world.labels, copies, self.decrypt, sealed if self.decrypt == "messages" else [],
+                         probes, events)
 
-    def _seal(self) -> tuple[list[Message], dict[tuple[str, int, str], Sealed]]:
-        """Number every copy sent, scripted or drawn, in time order (scripted sends first at
-        equal times), and seal each for real, a generation at a time; or, deciding per
-        generation, seal one probe per (user, generation, app) that has messages."""
+    def _seal(self) -> tuple[Copies, list[Sealed], dict[tuple[str, int, str], Sealed]]:
+        """Every copy sent, scripted or drawn, in time order (scripted sends first at equal
+        times), each sealed for real, a generation at a time; or, deciding per generation,
+        one probe per (user, generation, app) that has copies, sealed at its first send."""
         world = self.world
-        sends = world.sends + traffic.drawn(world.people.values(), world.account.users,
-                                            self.scenario.horizon, self.scenario.groups())
-        sends.sort(key=lambda send: send.at)  # stable: scripted sends first at ties
-        by_generation: dict[tuple[str, int], list[int]] = {}
-        for n, send in enumerate(sends):
-            by_generation.setdefault((send.user, send.generation), []).append(n)
-        messages: list[Message | None] = [None] * len(sends)
+        users = world.account.users
+        copies = traffic.drawn(world.people.values(), users, self.scenario.horizon, world.sends,
+                               self.scenario.groups())
+        groups = copies.groups()
+        sealed: list[Sealed | None] = [None] * len(copies.at)
         probes: dict[tuple[str, int, str], Sealed] = {}
-        for (user, g), numbers in by_generation.items():
-            u = world.account.users[user]
-            for n in numbers:
-                send, mid = sends[n], f"m{n + 1}"
-                sealed = None
-                if self.decrypt == "messages":
-                    sealed = u.seal(mid, send.app, mid.encode(), send.at, g)
-                elif (user, g, send.app) not in probes:
-                    probe = probe_id(user, g, send.app)
-                    probes[(user, g, send.app)] = u.seal(probe, send.app, probe.encode(), send.at, g)
-                messages[n] = Message(mid, user, send.app, g, send.at, send.sender, sealed)
-        return messages, probes  # type: ignore[return-value]  # every message slot is filled
+        for members in groups.members():
+            first = int(members[0])
+            u, g, app = users[copies.names[copies.user[first]]], int(copies.generation[first]), APPS[copies.app[first]]
+            if self.decrypt == "generations":
+                probe = probe_id(u.id, g, app)
+                probes[(u.id, g, app)] = u.seal(probe, app, probe.encode(), float(copies.at[first]), g)
+                continue
+            for n in members.tolist():
+                mid = f"m{n + 1}"
+                sealed[n] = u.seal(mid, app, mid.encode(), float(copies.at[n]), g)
+        return copies, sealed, probes  # type: ignore[return-value]  # every copy is sealed, or none
 
 
 def probe_id(user: str, generation: int, app: str) -> str:

@@ -14,7 +14,6 @@ to one of them, drawn as for ``to: [names]``.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from functools import partial
 
@@ -23,34 +22,30 @@ import numpy as np
 from ..model import User
 from ..scenario import Correspondents, Dist, Fixed
 from .people import Person
-from .record import Send
+from .record import APPS, Copies, Send
 
-APPS = ("voicemail", "mail")  # the order of a person's streams and of ties between apps
 _BLOCK = 64  # gaps drawn per block
 
 
-def send_times(every: Dist, rng: Callable[[], np.random.Generator], horizon: float) -> list[float]:
+def send_times(every: Dist, rng: Callable[[], np.random.Generator], horizon: float) -> np.ndarray:
     """Times of the sends before ``horizon``: cumulative gaps, drawn in blocks (fixed gaps
-    draw nothing: ``rng`` makes the stream on first use). Summed in Python floats, as
-    ``end + numpy.cumsum(gaps)`` would, without numpy's cost per call on short lists."""
-    times: list[float] = []
+    draw nothing: ``rng`` makes the stream on first use)."""
+    blocks = []
     end = 0.0
     while end < horizon:
-        gaps = [every.fixed] * _BLOCK if isinstance(every, Fixed) else every.sample_many(rng(), _BLOCK).tolist()
-        total = 0.0
-        for gap in gaps:
-            total += gap
-            times.append(end + total)
-        end = times[-1]
-    return [t for t in times if t < horizon]
+        gaps = np.full(_BLOCK, every.fixed) if isinstance(every, Fixed) else every.sample_many(rng(), _BLOCK)
+        blocks.append(end + np.cumsum(gaps))
+        end = float(blocks[-1][-1])
+    times = np.concatenate(blocks) if blocks else np.empty(0)
+    return times[times < horizon]
 
 
-def recipients(app: str, to: list[str], rng: Callable[[], np.random.Generator], n: int) -> list[str | None]:
-    """For each of ``n`` messages, the user it goes to, drawn from ``to`` (None: only the
+def recipients(app: str, to: list[str], rng: Callable[[], np.random.Generator], n: int) -> np.ndarray:
+    """For each of ``n`` messages, the place in ``to`` of the user it goes to (-1: only the
     sender's copy; voicemail is always the user's own)."""
     if app != "mail" or not to:
-        return [None] * n
-    return [to[i] for i in rng().integers(len(to), size=n).tolist()]
+        return np.full(n, -1, np.int64)
+    return rng().integers(len(to), size=n)
 
 
 class Group:
@@ -71,45 +66,44 @@ def correspondents(person: Person, pick: Correspondents, group: Group) -> list[s
     return [group.names[c + 1 if own is not None and c >= own else c] for c in chosen]
 
 
-def generation_at(user: User, times: list[float]) -> list[int]:
+def generation_at(user: User, times: np.ndarray) -> np.ndarray:
     """For each time, the number of ``user``'s latest generation then (0: none yet)."""
-    created = [g.created_at for g in user.generations]
-    return [bisect_right(created, t) for t in times]
+    return np.searchsorted([g.created_at for g in user.generations], times, side="right")
 
 
-def copies(sender: str, app: str, times: list[float], to: list[str | None],
-           users: dict[str, User]) -> tuple[list[float], list[str], list[int]]:
-    """Columns (time, user, generation) of the copies of ``sender``'s messages, in send
-    order: for a mail to another user, the recipient's copy, then the sender's own."""
-    gens = {sender: generation_at(users[sender], times)} if sender in users else {}
-    for name in {r for r in to if r is not None and r != sender and r in users}:
-        gens[name] = generation_at(users[name], times)
-    own = gens.get(sender)
-    at: list[float] = []
-    user: list[str] = []
-    gen: list[int] = []
-    for i, t in enumerate(times):
-        r = to[i]
-        if r != sender and r in gens and gens[r][i]:
-            at.append(t)
-            user.append(r)
-            gen.append(gens[r][i])
-        if own is not None and own[i]:
-            at.append(t)
-            user.append(sender)
-            gen.append(own[i])
-    return at, user, gen
+def copies(sender: str, app: str, times: np.ndarray, to: list[str], picks: np.ndarray,
+           users: dict[str, User], names: dict[str, int]) -> tuple[np.ndarray, ...]:
+    """Columns (time, user, generation, app, sender) of the copies of ``sender``'s messages
+    through ``app`` sent at ``times`` to ``to[picks]``, in send order: for a mail to another
+    user, the recipient's copy, then the sender's own. A copy to a user without a
+    generation yet is not sent. ``names`` codes the people (new ones are added)."""
+    n = len(times)
+    code = names.setdefault(sender, len(names))
+    own = generation_at(users[sender], times) if sender in users else np.zeros(n, np.int64)
+    theirs, whom = np.zeros(n, np.int64), np.full(n, -1, np.int64)
+    for i in np.unique(picks[picks >= 0]).tolist():
+        if to[i] != sender and to[i] in users:
+            chosen = picks == i
+            theirs[chosen] = generation_at(users[to[i]], times[chosen])
+            whom[chosen] = names.setdefault(to[i], len(names))
+    generation = np.column_stack([theirs, own]).ravel()  # per message: theirs, then own
+    keep = generation > 0
+    user = np.column_stack([whom, np.full(n, code)]).ravel()[keep]
+    return (np.repeat(times, 2)[keep], user, generation[keep], np.full(len(user), APPS.index(app)),
+            np.full(len(user), code))
 
 
-def drawn(people: Iterable[Person], users: dict[str, User], horizon: float,
-          groups: dict[str, list[str]] | None = None) -> list[Send]:
-    """Every copy the people's drawn traffic sends before ``horizon``: person by person,
-    app by app, in send order. ``groups``: each group's people, for mail to a group."""
-    sends: list[Send] = []
+def drawn(people: Iterable[Person], users: dict[str, User], horizon: float, scripted: list[Send],
+          groups: dict[str, list[str]] | None = None) -> Copies:
+    """Every copy sent before ``horizon``, the ``scripted`` sends first at equal times, then
+    the people's drawn traffic, person by person, app by app. ``groups``: each group's
+    people, for mail to a group."""
+    names: dict[str, int] = {}
+    parts = [Copies.of_sends(scripted, names)]
     made: dict[str, Group] = {}
     for person in people:
-        for a, name in enumerate(APPS):
-            spec = getattr(person.traffic, name)
+        for a, app in enumerate(APPS):
+            spec = getattr(person.traffic, app)
             if spec is None:
                 continue
             rng = partial(person.rng, "traffic", a)  # the person's stream for the app, made on first use
@@ -117,9 +111,8 @@ def drawn(people: Iterable[Person], users: dict[str, User], horizon: float,
             if isinstance(spec.to, Correspondents):
                 if spec.to.group not in made:
                     made[spec.to.group] = Group((groups or {})[spec.to.group])
-                to = recipients(name, correspondents(person, spec.to, made[spec.to.group]), rng, len(times))
+                to = correspondents(person, spec.to, made[spec.to.group])
             else:
-                to = recipients(name, spec.to, rng, len(times))
-            at, user, gen = copies(person.name, name, times, to, users)
-            sends += map(Send, at, user, gen, [name] * len(at), [person.name] * len(at))
-    return sends
+                to = spec.to or []
+            parts.append(copies(person.name, app, times, to, recipients(app, to, rng, len(times)), users, names))
+    return Copies.of(parts, names)

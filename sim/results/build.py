@@ -8,108 +8,131 @@ of its generation remains. Everything is read from the :class:`RunRecord` alone.
 
 from __future__ import annotations
 
-from collections import Counter
+from functools import partial
 from typing import Any
 
-from ..behaviour import Message, RunRecord
+import numpy as np
+
+from ..behaviour import APPS, Copies, RunRecord
 from ..model import PHYSICAL, DecryptionFailed, Device, Sealed, User
 from ..scenario import notes
 from .losses import Losses
 from .result import Result
 from .summary import summarise
-from .tables import DeviceRow, GenerationRow, HolderRow, MessageRow
-
-Outcome = tuple[str, str, float | None, str, str]  # readable_by, status, lost_at, lost_cause, recoverable_via
+from .tables import (
+    LOST,
+    READABLE,
+    RECOVERABLE,
+    STATUSES,
+    DeviceRow,
+    GenerationRow,
+    HolderRow,
+    Outcomes,
+)
 
 
 def _join(names: list[str]) -> str:
     return ",".join(names)
 
 
-def _messages(record: RunRecord, losses: Losses, may_read: dict[str, list[Device]]
-              ) -> tuple[list[MessageRow], list[dict[str, Any]]]:
-    """The messages table, and each adversary's window. The messages of one generation
-    share their readers, holders and loss, so these are decided once per generation; what
-    is opened for real is each message (``decrypt: messages``, by one of its readers, with
-    the keys it derived from the seed it opened from its box) or the generation's probe
-    for each app, by every reader (``decrypt: generations``)."""
-    acc = record.account
-    by_generation: dict[tuple[str, int], list[int]] = {}
-    for i, m in enumerate(record.messages):
-        by_generation.setdefault((m.user, m.generation), []).append(i)
-    outcomes: list[Outcome] = [("", "", None, "", "")] * len(record.messages)
+def _text(n: int) -> np.ndarray:
+    return np.full(n, "", dtype=object)
+
+
+def _outcomes(record: RunRecord, losses: Losses, may_read: dict[str, list[Device]]
+              ) -> tuple[Outcomes, list[dict[str, Any]]]:
+    """Each message's outcome, and each adversary's window. The messages of one user,
+    generation and app share their readers, holders and loss, so these are decided once
+    per group; what is opened for real is each message (``decrypt: messages``, by one of
+    its readers, with the keys it derived from the seed it opened from its box) or the
+    group's probe, by every reader (``decrypt: generations``)."""
+    acc, copies = record.account, record.copies
+    groups = copies.groups()
+    readable_by = _text(len(copies.at))
+    lost_at, cause, via = np.full(len(groups.first), np.nan), _text(len(groups.first)), _text(len(groups.first))
+    probes: list[Sealed] = []
     verified: dict[str, bytes] = {}  # id of what was opened → the seed that really decrypted it
-    for (user, g), indices in by_generation.items():
+    for i, members in enumerate(groups.members()):
+        first = members[0]
+        user, g, app = copies.names[copies.user[first]], int(copies.generation[first]), APPS[copies.app[first]]
         u = acc.users[user]
         readers = [d for d in may_read[user] if u.knows_generation(d.name, g)]
-        lost_at, cause = losses.generation_lost(user, g)
-        via = _join([h for h in u.holders(g) if u.devices[h].kind != PHYSICAL and acc.available(user, h)])
+        when, cause[i] = losses.generation_lost(user, g)
+        lost_at[i] = np.nan if when is None else when
+        via[i] = _join([h for h in u.holders(g) if u.devices[h].kind != PHYSICAL and acc.available(user, h)])
         if record.decrypt == "messages":
-            readable = _open_each(u, g, readers, [record.messages[i] for i in indices], verified)
+            readable_by[members] = _open_each(u, g, readers, [record.sealed[n] for n in members.tolist()], verified)
         else:
-            apps = {record.messages[i].app for i in indices}
-            readable = _open_probes(u, g, readers, {a: record.probes[(user, g, a)] for a in sorted(apps)},
-                                    verified)
-        for i in indices:
-            m = record.messages[i]
-            readers_of_m = readable[m.message_id if record.decrypt == "messages" else m.app]
-            if readers_of_m:
-                outcomes[i] = (readers_of_m, "readable", None, "", "")
-            elif lost_at is not None:
-                outcomes[i] = ("", "lost", max(lost_at, m.sent_at), cause, "")
-            else:
-                outcomes[i] = ("", "recoverable", None, "", via)
+            probes.append(record.probes[(user, g, app)])
+            readable_by[members] = _open_probe(u, g, readers, probes[-1], verified)
+    group_lost = lost_at[groups.of]
+    status = np.where(readable_by != "", READABLE, np.where(np.isnan(group_lost), RECOVERABLE, LOST))
+    exposed_to, windows = _exposure(record, groups.of, probes, groups.size, verified)
+    return Outcomes(readable_by, status.astype(np.int8),
+                    np.where(status == LOST, np.maximum(group_lost, copies.at), np.nan),
+                    np.where(status == LOST, cause[groups.of], ""),
+                    np.where(status == RECOVERABLE, via[groups.of], ""), exposed_to), windows
+
+
+def _exposure(record: RunRecord, group_of: np.ndarray, probes: list[Sealed], sizes: np.ndarray,
+              verified: dict[str, bytes]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The adversaries that decrypt each message, and each one's window: what they open
+    is each message, or each group's probe (standing for the group's messages)."""
+    exposed_to = _text(len(group_of))
     if record.decrypt == "messages":
-        sealed = [m.sealed for m in record.messages if m.sealed is not None]
-        exposed, windows = record.adversaries.exposure(sealed, verified)
-        exposed_to = {mid: _join(names) for mid, names in exposed.items()}
-        exposure = [exposed_to.get(m.message_id, "") for m in record.messages]
+        exposed, windows = record.adversaries.exposure(record.sealed, verified)
+        if exposed:
+            exposed_to[:] = [_join(exposed.get(m.message_id, [])) for m in record.sealed]
     else:
-        probe_of = [record.probes[(m.user, m.generation, m.app)].message_id for m in record.messages]
-        exposed, windows = record.adversaries.exposure(list(record.probes.values()), verified,
-                                                       copies=Counter(probe_of))
-        exposure = [_join(exposed.get(probe, [])) for probe in probe_of]
-    rows = [MessageRow(m.message_id, m.user, m.sender, m.app, m.sent_at, m.generation, *outcome, exposed_to)
-            for m, outcome, exposed_to in zip(record.messages, outcomes, exposure, strict=True)]
-    return rows, windows
+        exposed, windows = record.adversaries.exposure(
+            probes, verified, copies={p.message_id: int(k) for p, k in zip(probes, sizes, strict=True)})
+        if exposed:
+            exposed_to[:] = np.array([_join(exposed.get(p.message_id, [])) for p in probes], dtype=object)[group_of]
+    return exposed_to, windows
 
 
-def _open_each(u: User, g: int, readers: list[Device], messages: list[Message],
-               verified: dict[str, bytes]) -> dict[str, str]:
-    """Message id → the devices that read it: each message opened for real by a reader
-    that derived the generation's keys already (its creator, most often), or else by the
-    first; the readers holding the seed it opened with read it too."""
+def _open_each(u: User, g: int, readers: list[Device], messages: list[Sealed],
+               verified: dict[str, bytes]) -> list[str]:
+    """The devices that read each message: each opened for real by a reader that derived
+    the generation's keys already (its creator, most often), or else by the first; the
+    readers holding the seed it opened with read it too."""
     if not readers:
-        return dict.fromkeys((m.message_id for m in messages), "")
+        return [""] * len(messages)
     same = _join([d.name for d in readers if d.known[g] == readers[0].known[g]])
     opener = next((d for d in readers if g in d.derived), readers[0])
     keys = u.generation_keys(g, opener.name)
-    readable = {}
+    readable = []
     for m in messages:
-        assert m.sealed is not None
-        read = u.open(m.sealed, keys) == m.message_id.encode()
+        read = u.open(m, keys) == m.message_id.encode()
         if read:
             verified[m.message_id] = opener.known[g]
-        readable[m.message_id] = same if read else ""
+        readable.append(same if read else "")
     return readable
 
 
-def _open_probes(u: User, g: int, readers: list[Device], probes: dict[str, Sealed],
-                 verified: dict[str, bytes]) -> dict[str, str]:
-    """App → the devices that read the generation's messages of that app: each reader
-    opens the app's probe for real, with the keys it derived from its own box."""
-    readable = {}
-    for app, probe in probes.items():
-        read = []
-        for d in readers:
-            try:
-                if u.open(probe, u.generation_keys(g, d.name)) == probe.message_id.encode():
-                    read.append(d.name)
-                    verified[probe.message_id] = d.known[g]
-            except DecryptionFailed:
-                pass
-        readable[app] = _join(read)
-    return readable
+def _open_probe(u: User, g: int, readers: list[Device], probe: Sealed, verified: dict[str, bytes]) -> str:
+    """The devices that read a group's messages: each reader opens its probe for real,
+    with the keys it derived from its own box."""
+    read = []
+    for d in readers:
+        try:
+            if u.open(probe, u.generation_keys(g, d.name)) == probe.message_id.encode():
+                read.append(d.name)
+                verified[probe.message_id] = d.known[g]
+        except DecryptionFailed:
+            pass
+    return _join(read)
+
+
+def message_table(copies: Copies, outcomes: Outcomes) -> dict[str, Any]:
+    """The messages table's columns."""
+    names = np.array(copies.names, dtype=object)
+    return {"message_id": copies.message_ids(), "user": names[copies.user], "sender": names[copies.sender],
+            "app": np.array(APPS, dtype=object)[copies.app], "sent_at": copies.at,
+            "generation": copies.generation, "readable_by": outcomes.readable_by,
+            "status": np.array(STATUSES, dtype=object)[outcomes.status], "lost_at": outcomes.lost_at,
+            "lost_cause": outcomes.lost_cause, "recoverable_via": outcomes.recoverable_via,
+            "exposed_to": outcomes.exposed_to}
 
 
 def build_result(record: RunRecord) -> Result:
@@ -120,7 +143,7 @@ def build_result(record: RunRecord) -> Result:
     # the devices that may read a user's messages: physical and available
     may_read = {u.id: [d for d in u.devices.values() if d.kind == PHYSICAL and acc.available(u.id, d.name)]
                 for u in acc.users.values()}
-    messages, windows = _messages(record, losses, may_read)
+    outcomes, windows = _outcomes(record, losses, may_read)
 
     devices, holders, generations = [], [], []
     for u in users:
@@ -140,9 +163,9 @@ def build_result(record: RunRecord) -> Result:
                                              *losses.generation_lost(u.id, gen.number)))
 
     # the log is appended in simulated-time order, so it is already ordered by (time, seq)
-    tables: dict[str, list[Any]] = {"messages": messages, "devices": devices, "events": acc.log.rows,
+    tables: dict[str, Any] = {"messages": partial(message_table, record.copies, outcomes), "devices": devices, "events": acc.log.rows,
                                     "holders": holders, "generations": generations}
     refused = [{"time": at, "user": user, "device": device, "why": detail}
                for at, _, user, event, device, detail, _ in acc.log.rows if event == "refused"]
-    return Result(tables, summarise(messages, generations, record)
+    return Result(tables, summarise(outcomes, generations, record)
                   | {"adversaries": windows, "refused": refused, "notes": notes(record.scenario)})

@@ -26,23 +26,24 @@ from .files import SHA256, FolderError, atomic_write, check_sha256, ends_a_line,
 from .tables import COLUMNS, NULLABLE_INT, TABLES, TEXT, TIMES
 
 Rows = list[Any]  # a table's rows (NamedTuples or tuples in COLUMNS order) before pandas
+Columns = Callable[[], dict[str, Any]]  # or what makes its columns (name → values), when asked
 FILES = "files"  # summary.json's key of the table files' checksums (on disk only)
 
 
 class Result:
     """The tables of one replication (see the README's *Results* section) and its summary.
 
-    Tables are kept as plain rows and become DataFrames when first asked for, so a sweep
-    that needs only the summary pays nothing for pandas."""
+    Tables are kept as plain rows (or what makes their columns) and become DataFrames when
+    first asked for, so a sweep that needs only the summary pays nothing for them."""
 
-    def __init__(self, tables: Mapping[str, Rows | pd.DataFrame], summary: dict[str, Any]) -> None:
+    def __init__(self, tables: Mapping[str, Rows | Columns | pd.DataFrame], summary: dict[str, Any]) -> None:
         self._tables = dict(tables)
         self.summary = summary
 
     def table(self, name: str) -> pd.DataFrame:
         t = self._tables[name]
         if not isinstance(t, pd.DataFrame):
-            t = pd.DataFrame(t, columns=COLUMNS[name])
+            t = pd.DataFrame(t() if callable(t) else t, columns=COLUMNS[name])
             t = t.astype({c: "float64" for c in COLUMNS[name] if c in TIMES}
                          | dict.fromkeys(NULLABLE_INT.get(name, ()), "Int64"))
             self._tables[name] = t

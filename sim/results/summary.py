@@ -13,23 +13,19 @@ an adversary decrypts) and its share. All are numbers (a sweep makes each a colu
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import numpy as np
 
 from ..behaviour import RunRecord
 from ..model import EA_USER
-from .tables import GenerationRow, MessageRow
+from .tables import LOST, READABLE, RECOVERABLE, GenerationRow, Outcomes
 
 
-def summarise(messages: list[MessageRow], generations: list[GenerationRow],
-              record: RunRecord) -> dict[str, Any]:
-    n = len(messages)
-    lost_at = [m.lost_at for m in messages if m.status == "lost" and m.lost_at is not None]
-    readable = sum(m.status == "readable" for m in messages)
-    recoverable = sum(m.status == "recoverable" for m in messages)
-    exposed = sum(bool(m.exposed_to) for m in messages)
+def summarise(outcomes: Outcomes, generations: list[GenerationRow], record: RunRecord) -> dict[str, Any]:
+    n = len(outcomes.status)
+    lost = outcomes.status == LOST
+    exposed = outcomes.exposed_to != ""
     lost_gens = [g.user for g in generations if g.lost_at is not None]  # each lost one's user
     s = record.scenario
     return {
@@ -38,17 +34,17 @@ def summarise(messages: list[MessageRow], generations: list[GenerationRow],
         "post_quantum": s.post_quantum, "decrypt": record.decrypt,
         "argon2": {"memory_kib": s.argon2.memory_kib, "passes": s.argon2.passes, "lanes": s.argon2.lanes},
         "messages": n,
-        "readable": readable,
-        "recoverable": recoverable,
-        "lost": len(lost_at),
-        "fraction_lost": len(lost_at) / n if n else 0.0,
-        "any_loss": bool(lost_at),
-        "first_loss_at": float(min(lost_at)) if lost_at else None,
+        "readable": int((outcomes.status == READABLE).sum()),
+        "recoverable": int((outcomes.status == RECOVERABLE).sum()),
+        "lost": int(lost.sum()),
+        "fraction_lost": int(lost.sum()) / n if n else 0.0,
+        "any_loss": bool(lost.any()),
+        "first_loss_at": float(outcomes.lost_at[lost].min()) if lost.any() else None,
         "generations_lost": len(lost_gens) - lost_gens.count(EA_USER),
         "ea_generations_lost": lost_gens.count(EA_USER),
-        "exposed": exposed,
-        "fraction_exposed": exposed / n if n else 0.0,
-        **population(messages, list(s.people()), s.horizon),
+        "exposed": int(exposed.sum()),
+        "fraction_exposed": int(exposed.sum()) / n if n else 0.0,
+        **population(record.copies.user, record.copies.names, outcomes, list(s.people()), s.horizon),
         "ops": dict(sorted(record.account.crypto.ops.items())),
         "simpy_events": record.simpy_events,
     }
@@ -60,40 +56,36 @@ def quarter_days(horizon: float) -> list[int]:
     return list(dict.fromkeys(max(1, int(horizon * q / 4 + 0.5)) for q in range(1, 5)))
 
 
-def population(messages: list[MessageRow], people: list[str], horizon: float) -> dict[str, Any]:
-    """The population figures (module docstring) of ``people``, from the messages table."""
-    mine = set(people)
-    sent: Counter[str] = Counter()
-    lost: Counter[str] = Counter()
-    first_loss: dict[str, float] = {}
-    exposed: set[str] = set()
-    for m in messages:
-        if m.user not in mine:
-            continue
-        sent[m.user] += 1
-        if m.status == "lost" and m.lost_at is not None:
-            lost[m.user] += 1
-            first_loss[m.user] = min(m.lost_at, first_loss.get(m.user, m.lost_at))
-        if m.exposed_to:
-            exposed.add(m.user)
+def population(user: np.ndarray, names: tuple[str, ...], outcomes: Outcomes, people: list[str],
+               horizon: float) -> dict[str, Any]:
+    """The population figures (module docstring) of ``people``, from each message's user
+    (``names[user[n]]``) and outcome."""
+    lost = outcomes.status == LOST
+    sent = np.bincount(user, minlength=len(names))
+    lost_by = np.bincount(user[lost], minlength=len(names))
+    first_loss = np.full(len(names), np.inf)
+    np.minimum.at(first_loss, user[lost], outcomes.lost_at[lost])
+    exposed = np.bincount(user[outcomes.exposed_to != ""], minlength=len(names))
+    code = {name: c for c, name in enumerate(names)}
+    mine = [code[p] for p in people if p in code]  # people who received a copy
     users = len(people)
 
     def share(k: int) -> float:
         return k / users if users else 0.0
 
-    losses = sorted(first_loss.values())
-    fractions = np.array([lost[u] / sent[u] for u in people if sent[u]])
+    losses = np.sort(first_loss[mine][np.isfinite(first_loss[mine])])
+    fractions = np.array([lost_by[c] / sent[c] for c in mine if sent[c]])
     p50, p90 = np.percentile(fractions, [50, 90]).tolist() if len(fractions) else (None, None)
     return {
         "users": users,
-        "users_with_loss": len(first_loss),
-        "share_users_with_loss": share(len(first_loss)),
+        "users_with_loss": len(losses),
+        "share_users_with_loss": share(len(losses)),
         "share_users_with_loss_by": {f"day_{d}": share(int(np.searchsorted(losses, d, side="right")))
                                      for d in quarter_days(horizon)},
         "user_fraction_lost_mean": float(fractions.mean()) if len(fractions) else None,
         "user_fraction_lost_p50": p50,
         "user_fraction_lost_p90": p90,
         "user_fraction_lost_max": float(fractions.max()) if len(fractions) else None,
-        "users_exposed": len(exposed),
-        "share_users_exposed": share(len(exposed)),
+        "users_exposed": int(np.count_nonzero(exposed[mine])),
+        "share_users_exposed": share(int(np.count_nonzero(exposed[mine]))),
     }

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
+STATUSES = ("readable", "recoverable", "lost")  # a message's status; Outcomes.status indexes this
+READABLE, RECOVERABLE, LOST = range(3)
+
 
 class MessageRow(NamedTuple):
     message_id: str
@@ -19,6 +24,18 @@ class MessageRow(NamedTuple):
     lost_cause: str
     recoverable_via: str
     exposed_to: str
+
+
+class Outcomes(NamedTuple):
+    """Each message's outcome (the last columns of :class:`MessageRow`), as columns in the
+    order of the run record's copies: a run of a population holds hundreds of thousands."""
+
+    readable_by: np.ndarray      # text
+    status: np.ndarray           # int8, into STATUSES
+    lost_at: np.ndarray          # float64; NaN unless lost
+    lost_cause: np.ndarray       # text
+    recoverable_via: np.ndarray  # text
+    exposed_to: np.ndarray       # text
 
 
 class DeviceRow(NamedTuple):
