@@ -8,8 +8,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
 
+import sim
 from helpers import run
+from histories import scenarios
 from sim.results.summary import quarter_days
 
 PEOPLE = """
@@ -115,3 +118,24 @@ def test_the_share_with_a_loss_by_day_follows_the_first_losses() -> None:
     per_user = (m["status"] == "lost").groupby(m["user"]).mean()
     assert s["user_fraction_lost_mean"] == pytest.approx(per_user.mean())
     assert s["user_fraction_lost_max"] == per_user.max() and not math.isnan(s["user_fraction_lost_p90"])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_the_summary_counts_what_the_messages_table_holds(data: dict[str, Any]) -> None:
+    """The summary is counted from columns; the same figures from the table, with pandas."""
+    from sim.scenario import validate
+
+    r = sim.run(validate(data), decrypt="generations")
+    m, s = r.messages, r.summary
+    lost = m[m["status"] == "lost"]
+    assert (s["messages"], s["lost"], s["exposed"]) == (len(m), len(lost), int((m["exposed_to"] != "").sum()))
+    assert (s["readable"], s["recoverable"]) == tuple(int((m["status"] == k).sum()) for k in ("readable", "recoverable"))
+    assert s["first_loss_at"] == (lost["lost_at"].min() if len(lost) else None)
+    people = [u["name"] for u in data["users"]]
+    by_user = m[m["user"].isin(people)].groupby("user")
+    fractions = [by_user.get_group(p)["status"].eq("lost").mean() for p in people if p in by_user.groups]
+    assert s["users_with_loss"] == lost[lost["user"].isin(people)]["user"].nunique()
+    assert s["user_fraction_lost_max"] == (max(fractions) if fractions else None)
+    assert s["user_fraction_lost_mean"] == (pytest.approx(sum(fractions) / len(fractions)) if fractions else None)
+    assert s["users_exposed"] == m[(m["exposed_to"] != "") & m["user"].isin(people)]["user"].nunique()
