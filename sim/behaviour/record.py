@@ -52,41 +52,42 @@ class Copies(NamedTuple):
         user, generation, app, sender = (c.astype(np.int64)[order] for c in columns[1:])
         return cls(at[order], user, generation, app, sender, tuple(names))
 
-    @classmethod
-    def of_sends(cls, sends: list[Send], names: dict[str, int]) -> tuple[np.ndarray, ...]:
+    @staticmethod
+    def of_sends(sends: list[Send], names: dict[str, int]) -> tuple[np.ndarray, ...]:
         """The columns of ``sends`` (scripted ones), adding their people to ``names``."""
-        code = lambda name: names.setdefault(name, len(names))  # noqa: E731
+        def code(name: str) -> int:
+            return names.setdefault(name, len(names))
+
         return (np.array([s.at for s in sends], np.float64), np.array([code(s.user) for s in sends], np.int64),
                 np.array([s.generation for s in sends], np.int64),
                 np.array([APPS.index(s.app) for s in sends], np.int64),
                 np.array([code(s.sender) for s in sends], np.int64))
+
+    def key(self, n: int) -> tuple[str, int, str]:
+        """(user, generation, app) of copy ``n``: what its group shares."""
+        return self.names[self.user[n]], int(self.generation[n]), APPS[self.app[n]]
 
     def message_ids(self) -> list[str]:
         return [f"m{n}" for n in range(1, len(self.at) + 1)]
 
     def groups(self) -> Groups:
         """The copies grouped by (user, generation, app)."""
-        if not len(self.at):
-            empty = np.empty(0, np.int64)
-            return Groups(empty, empty, empty)
-        key = (self.user * (int(self.generation.max()) + 1) + self.generation) * len(APPS) + self.app
-        _, first, of, size = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
-        return Groups(first, of.ravel(), size)
+        key = (self.user * (int(self.generation.max(initial=0)) + 1) + self.generation) * len(APPS) + self.app
+        order = np.argsort(key, kind="stable")
+        starts = np.flatnonzero(np.diff(key[order], prepend=-1))  # where each group begins in order
+        size = np.diff(starts, append=len(order))
+        of = np.empty(len(order), np.int64)
+        of[order] = np.repeat(np.arange(len(starts)), size)
+        return Groups(of, size, [order[a:a + n] for a, n in zip(starts.tolist(), size.tolist(), strict=True)])
 
 
 class Groups(NamedTuple):
-    """Copies grouped by (user, generation, app), in that order: each group's first copy
-    (the earliest), each copy's group, each group's number of copies."""
+    """Copies grouped by (user, generation, app), in that order: each copy's group, each
+    group's number of copies, and each group's copies in time order."""
 
-    first: np.ndarray
     of: np.ndarray
     size: np.ndarray
-
-    def members(self) -> list[np.ndarray]:
-        """Each group's copies, in time order."""
-        if not len(self.size):
-            return []
-        return np.split(np.argsort(self.of, kind="stable"), np.cumsum(self.size)[:-1])
+    members: list[np.ndarray]
 
 
 DECRYPT = ("messages", "generations")  # what is sealed and opened for real: each message,
@@ -103,6 +104,7 @@ class RunRecord(NamedTuple):
     adversaries: Adversaries  # what each adversary holds
     labels: dict[tuple[str, str], str]  # (user, device) → the label the scenario gave it
     copies: Copies            # every message copy sent, in time order
+    groups: Groups            # the copies grouped by (user, generation, app)
     decrypt: str              # one of DECRYPT
     sealed: list[Sealed]      # decrypt "messages": each copy sealed for real, in the copies' order
     probes: dict[tuple[str, int, str], Sealed]  # decrypt "generations": (user, generation, app) → its probe

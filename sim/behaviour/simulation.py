@@ -19,7 +19,7 @@ from . import devices, duties, timeline, traffic
 from .attacks import server_devices
 from .escrow_admins import escrow_admins
 from .people import Person, World
-from .record import APPS, DECRYPT, Copies, RunRecord
+from .record import DECRYPT, Copies, Groups, RunRecord
 from .recovery import backup_keys
 from .streams import Draws, key_entropy, name_key, streams
 
@@ -85,33 +85,31 @@ class Simulation:
         if progress is not None:
             progress(horizon)
         world = self.world
-        copies, sealed, probes = self._seal()
-        return RunRecord(self.scenario, self.seed, self.rep, world.account, world.adversaries,
-                         world.labels, copies, self.decrypt, sealed if self.decrypt == "messages" else [],
-                         probes, events)
-
-    def _seal(self) -> tuple[Copies, list[Sealed], dict[tuple[str, int, str], Sealed]]:
-        """Every copy sent, scripted or drawn, in time order (scripted sends first at equal
-        times), each sealed for real, a generation at a time; or, deciding per generation,
-        one probe per (user, generation, app) that has copies, sealed at its first send."""
-        world = self.world
-        users = world.account.users
-        copies = traffic.drawn(world.people.values(), users, self.scenario.horizon, world.sends,
-                               self.scenario.groups())
+        copies = traffic.drawn(world.people.values(), world.account.users, self.scenario.horizon,
+                               world.sends, self.scenario.groups())
         groups = copies.groups()
-        sealed: list[Sealed | None] = [None] * len(copies.at)
+        sealed, probes = self._seal(copies, groups)
+        return RunRecord(self.scenario, self.seed, self.rep, world.account, world.adversaries,
+                         world.labels, copies, groups, self.decrypt, sealed, probes, events)
+
+    def _seal(self, copies: Copies, groups: Groups) -> tuple[list[Sealed], dict[tuple[str, int, str], Sealed]]:
+        """Every copy sent (scripted or drawn, in time order, scripted sends first at equal
+        times) sealed for real, a generation at a time; or, deciding per generation, one
+        probe per (user, generation, app) that has copies, sealed at its first send."""
+        users = self.world.account.users
+        sealed: list[Sealed | None] = [None] * len(copies.at) if self.decrypt == "messages" else []
         probes: dict[tuple[str, int, str], Sealed] = {}
-        for members in groups.members():
-            first = int(members[0])
-            u, g, app = users[copies.names[copies.user[first]]], int(copies.generation[first]), APPS[copies.app[first]]
+        for members in groups.members:
+            user, g, app = key = copies.key(members[0])
+            u = users[user]
             if self.decrypt == "generations":
-                probe = probe_id(u.id, g, app)
-                probes[(u.id, g, app)] = u.seal(probe, app, probe.encode(), float(copies.at[first]), g)
+                probe = probe_id(*key)
+                probes[key] = u.seal(probe, app, probe.encode(), float(copies.at[members[0]]), g)
                 continue
             for n in members.tolist():
                 mid = f"m{n + 1}"
                 sealed[n] = u.seal(mid, app, mid.encode(), float(copies.at[n]), g)
-        return copies, sealed, probes  # type: ignore[return-value]  # every copy is sealed, or none
+        return sealed, probes  # type: ignore[return-value]  # every copy is sealed, or none
 
 
 def probe_id(user: str, generation: int, app: str) -> str:

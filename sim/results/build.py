@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..behaviour import APPS, Copies, RunRecord
+from ..behaviour import APPS, Copies, Groups, RunRecord
 from ..model import PHYSICAL, DecryptionFailed, Device, Sealed, User
 from ..scenario import notes
 from .losses import Losses
@@ -47,14 +47,13 @@ def _outcomes(record: RunRecord, losses: Losses, may_read: dict[str, list[Device
     its readers, with the keys it derived from the seed it opened from its box) or the
     group's probe, by every reader (``decrypt: generations``)."""
     acc, copies = record.account, record.copies
-    groups = copies.groups()
+    groups = record.groups
     readable_by = _text(len(copies.at))
-    lost_at, cause, via = np.full(len(groups.first), np.nan), _text(len(groups.first)), _text(len(groups.first))
+    lost_at, cause, via = np.full(len(groups.size), np.nan), _text(len(groups.size)), _text(len(groups.size))
     probes: list[Sealed] = []
     verified: dict[str, bytes] = {}  # id of what was opened → the seed that really decrypted it
-    for i, members in enumerate(groups.members()):
-        first = members[0]
-        user, g, app = copies.names[copies.user[first]], int(copies.generation[first]), APPS[copies.app[first]]
+    for i, members in enumerate(groups.members):
+        user, g, app = copies.key(members[0])
         u = acc.users[user]
         readers = [d for d in may_read[user] if u.knows_generation(d.name, g)]
         when, cause[i] = losses.generation_lost(user, g)
@@ -67,27 +66,27 @@ def _outcomes(record: RunRecord, losses: Losses, may_read: dict[str, list[Device
             readable_by[members] = _open_probe(u, g, readers, probes[-1], verified)
     group_lost = lost_at[groups.of]
     status = np.where(readable_by != "", READABLE, np.where(np.isnan(group_lost), RECOVERABLE, LOST))
-    exposed_to, windows = _exposure(record, groups.of, probes, groups.size, verified)
+    exposed_to, windows = _exposure(record, groups, probes, verified)
     return Outcomes(readable_by, status.astype(np.int8),
                     np.where(status == LOST, np.maximum(group_lost, copies.at), np.nan),
                     np.where(status == LOST, cause[groups.of], ""),
                     np.where(status == RECOVERABLE, via[groups.of], ""), exposed_to), windows
 
 
-def _exposure(record: RunRecord, group_of: np.ndarray, probes: list[Sealed], sizes: np.ndarray,
-              verified: dict[str, bytes]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+def _exposure(record: RunRecord, groups: Groups, probes: list[Sealed], verified: dict[str, bytes]
+              ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """The adversaries that decrypt each message, and each one's window: what they open
     is each message, or each group's probe (standing for the group's messages)."""
-    exposed_to = _text(len(group_of))
+    exposed_to = _text(len(groups.of))
     if record.decrypt == "messages":
         exposed, windows = record.adversaries.exposure(record.sealed, verified)
         if exposed:
             exposed_to[:] = [_join(exposed.get(m.message_id, [])) for m in record.sealed]
     else:
         exposed, windows = record.adversaries.exposure(
-            probes, verified, copies={p.message_id: int(k) for p, k in zip(probes, sizes, strict=True)})
+            probes, verified, copies={p.message_id: int(k) for p, k in zip(probes, groups.size, strict=True)})
         if exposed:
-            exposed_to[:] = np.array([_join(exposed.get(p.message_id, [])) for p in probes], dtype=object)[group_of]
+            exposed_to[:] = np.array([_join(exposed.get(p.message_id, [])) for p in probes], dtype=object)[groups.of]
     return exposed_to, windows
 
 
