@@ -16,7 +16,9 @@ import numpy as np
 from ..model import Account, Adversaries, Sealed
 from ..scenario import Scenario
 
-APPS = ("voicemail", "mail")  # message apps (docs/model.md §11); a copy's ``app`` indexes this
+# Message apps (docs/model.md §11): a copy's ``app`` indexes this, and the order numbers a
+# person's traffic streams (changing it would shift their draws).
+APPS = ("voicemail", "mail")
 
 
 class Send(NamedTuple):
